@@ -1,0 +1,87 @@
+// Package apierror writes the broker's error responses: the JSON envelope of API.md and the
+// one mapping from an error code to its HTTP status, shared by every service that answers HTTP.
+package apierror
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/regionalconsult/broker/pkg/consult"
+)
+
+// StatusCode maps an error code to its HTTP status. It is the only place that does.
+func StatusCode(c consult.Code) int {
+	switch c {
+	case consult.Invalid:
+		return http.StatusBadRequest
+	case consult.Unauthenticated:
+		return http.StatusUnauthorized
+	case consult.Forbidden:
+		return http.StatusForbidden
+	case consult.NotFound:
+		return http.StatusNotFound
+	case consult.Conflict:
+		return http.StatusConflict
+	case consult.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case consult.RateLimited:
+		return http.StatusTooManyRequests
+	case consult.Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// Body is the error envelope.
+type Body struct {
+	Error Detail `json:"error"`
+}
+
+// Detail is the inside of the envelope.
+type Detail struct {
+	Code    consult.Code      `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+// RetryAfter is an error that tells the client when it may try again.
+type RetryAfter struct {
+	Err   *consult.Error
+	After time.Duration
+}
+
+func (r RetryAfter) Error() string { return r.Err.Error() }
+
+// Unavailable wraps a dependency failure: the request was not applied and may be retried.
+func Unavailable(err error) error {
+	return errors.Join(consult.Errorf(consult.Unavailable, "the service is briefly unavailable; nothing was changed, please retry"), err)
+}
+
+// Write answers with err's code and message. An error that is not a domain outcome is logged and
+// answered as internal, without its details; an unavailable one is logged with its cause.
+func Write(w http.ResponseWriter, log *slog.Logger, err error) {
+	var ra RetryAfter
+	if errors.As(err, &ra) {
+		w.Header().Set("Retry-After", strconv.Itoa(int((ra.After+time.Second-1)/time.Second)))
+		err = ra.Err
+	}
+	var e *consult.Error
+	if !errors.As(err, &e) {
+		log.Error("request failed", "err", err)
+		e = consult.Errorf(consult.Internal, "something went wrong on our side; the request was not applied")
+	} else if e.Code == consult.Unavailable {
+		log.Warn("dependency unavailable", "err", err)
+	}
+	WriteJSON(w, StatusCode(e.Code), Body{Error: Detail{Code: e.Code, Message: e.Message, Fields: e.Fields}})
+}
+
+// WriteJSON answers with status and v as JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,140 @@
+package consult
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/regionalconsult/broker/pkg/event"
+)
+
+// Limits on what a referrer may submit.
+const (
+	MaxQuestion  = 2000
+	MaxSummary   = 20000
+	MaxReference = 64
+	MaxAge       = 130
+	MaxText      = 20000 // messages, reasons and recommendations
+)
+
+// Sexes lists the accepted values of patient.sex.
+var Sexes = []string{"female", "male", "other", "unknown"}
+
+// languageTag is a well-formed BCP 47 tag in the common shapes (language, script, region, variants).
+var languageTag = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$`)
+
+// Draft is a consult as the referrer submits it. Pointer fields tell "absent" from zero.
+type Draft struct {
+	Urgency   string        `json:"urgency"`
+	Specialty string        `json:"specialty"`
+	Patient   *DraftPatient `json:"patient"`
+	Question  string        `json:"question"`
+	Summary   string        `json:"summary"`
+	Language  string        `json:"language"`
+}
+
+// DraftPatient is the patient part of a Draft.
+type DraftPatient struct {
+	AgeYears  *int   `json:"age_years"`
+	Sex       string `json:"sex"`
+	Reference string `json:"reference"`
+}
+
+// Policy is what a submission is checked against and timed by.
+type Policy struct {
+	// KnownSpecialty reports whether a slug is in the roster.
+	KnownSpecialty func(slug string) bool
+	// AcceptWithin is the SLA for a specialist to accept, per urgency.
+	AcceptWithin map[string]time.Duration
+}
+
+// Submit checks a referrer's draft and returns the Requested event that opens consult id.
+// Every field at fault is named in the returned *Error's Fields.
+func Submit(a Actor, d Draft, id, idempotencyKey string, p Policy, now time.Time) (event.Event, error) {
+	if a.Role != RoleReferrer || a.ClinicID == "" {
+		return event.Event{}, Errorf(Forbidden, "only a referring physician of a clinic may request a consult")
+	}
+	f := map[string]string{}
+	if d.Urgency == "" {
+		f["urgency"] = "required"
+	} else if !slices.Contains(Urgencies, d.Urgency) {
+		f["urgency"] = "must be one of emergent, urgent, routine"
+	}
+	if d.Specialty == "" {
+		f["specialty"] = "required"
+	} else if !p.KnownSpecialty(d.Specialty) {
+		f["specialty"] = "unknown specialty"
+	}
+	var patient event.Patient
+	if d.Patient == nil {
+		f["patient"] = "required"
+	} else {
+		switch age := d.Patient.AgeYears; {
+		case age == nil:
+			f["patient.age_years"] = "required"
+		case *age < 0 || *age > MaxAge:
+			f["patient.age_years"] = "must be between 0 and 130"
+		default:
+			patient.AgeYears = *age
+		}
+		if d.Patient.Sex == "" {
+			f["patient.sex"] = "required"
+		} else if !slices.Contains(Sexes, d.Patient.Sex) {
+			f["patient.sex"] = "must be one of female, male, other, unknown"
+		}
+		patient.Sex = d.Patient.Sex
+		patient.Reference = strings.TrimSpace(d.Patient.Reference)
+		checkText(f, "patient.reference", patient.Reference, 0, MaxReference)
+	}
+	question := strings.TrimSpace(d.Question)
+	checkText(f, "question", question, 1, MaxQuestion)
+	summary := strings.TrimSpace(d.Summary)
+	checkText(f, "summary", summary, 0, MaxSummary)
+	if d.Language != "" && (len(d.Language) > 35 || !languageTag.MatchString(d.Language)) {
+		f["language"] = "must be a BCP 47 language tag such as ar, he or en"
+	}
+	if len(f) > 0 {
+		return event.Event{}, &Error{Code: Invalid, Message: "the consult request has invalid fields", Fields: f}
+	}
+	now = now.UTC()
+	return event.Event{
+		Type: event.Requested, ConsultID: id, Position: 1, At: now, ActorID: a.ID,
+		Request: &event.Request{
+			Urgency: d.Urgency, Specialty: d.Specialty, ClinicID: a.ClinicID, Patient: patient,
+			Question: question, Summary: summary, Language: d.Language, IdempotencyKey: idempotencyKey,
+			AcceptBy: now.Add(p.AcceptWithin[d.Urgency]),
+		},
+	}, nil
+}
+
+// CheckText validates free text for a field: its length in characters between min and max, valid
+// UTF-8 and no control characters other than line breaks and tabs. It returns the problem or "".
+func CheckText(s string, min, max int) string {
+	n := utf8.RuneCountInString(s)
+	switch {
+	case !utf8.ValidString(s):
+		return "must be valid UTF-8 text"
+	case n < min && n == 0:
+		return "required"
+	case n < min:
+		return "too short"
+	case n > max:
+		return fmt.Sprintf("must be at most %d characters", max)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' {
+			return "must not contain control characters"
+		}
+	}
+	return ""
+}
+
+func checkText(f map[string]string, field, s string, min, max int) {
+	if msg := CheckText(s, min, max); msg != "" {
+		f[field] = msg
+	}
+}

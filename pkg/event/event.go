@@ -1,0 +1,107 @@
+// Package event is the schema of the consult event stream: the one model every service shares.
+// A consult's state is the fold of its events (see package consult); this package only says what
+// an event is and how it is encoded. It imports nothing else of ours.
+package event
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Type names what happened to a consult. The strings are part of the public stream contract.
+type Type string
+
+// The event types of the consult lifecycle.
+const (
+	Requested     Type = "consult.requested"
+	Offered       Type = "consult.offered"
+	OfferExpired  Type = "consult.offer_expired"
+	Declined      Type = "consult.declined"
+	Accepted      Type = "consult.accepted"
+	Message       Type = "consult.message"
+	InfoRequested Type = "consult.info_requested"
+	Completed     Type = "consult.completed"
+	Escalated     Type = "consult.escalated"
+	Cancelled     Type = "consult.cancelled"
+	Assigned      Type = "consult.assigned"
+)
+
+// Known reports whether t is a type this schema defines.
+func (t Type) Known() bool {
+	switch t {
+	case Requested, Offered, OfferExpired, Declined, Accepted, Message, InfoRequested,
+		Completed, Escalated, Cancelled, Assigned:
+		return true
+	}
+	return false
+}
+
+// Patient is the minimum identity a consult needs: no names, no national ids.
+type Patient struct {
+	AgeYears  int    `json:"age_years"`
+	Sex       string `json:"sex"`
+	Reference string `json:"reference,omitempty"`
+}
+
+// Request is the referrer's case as submitted; carried by Requested.
+type Request struct {
+	Urgency        string  `json:"urgency"`
+	Specialty      string  `json:"specialty"`
+	ClinicID       string  `json:"clinic_id"`
+	Patient        Patient `json:"patient"`
+	Question       string  `json:"question"`
+	Summary        string  `json:"summary,omitempty"`
+	Language       string  `json:"language,omitempty"`
+	IdempotencyKey string  `json:"idempotency_key,omitempty"`
+	// AcceptBy is the SLA deadline for a specialist to accept, fixed at submission.
+	AcceptBy time.Time `json:"accept_by"`
+}
+
+// Event is one change to one consult. Position is its 1-based place in that consult's history,
+// set by the writer from the state it decided on; the stream's optimistic concurrency guarantees
+// that only one event is ever stored at each position.
+type Event struct {
+	ID        string    `json:"id"`
+	Type      Type      `json:"type"`
+	ConsultID string    `json:"consult_id"`
+	Position  int       `json:"position"`
+	At        time.Time `json:"at"`
+	ActorID   string    `json:"actor_id"`
+
+	Request        *Request  `json:"request,omitempty"`
+	SpecialistID   string    `json:"specialist_id,omitempty"`
+	ExpiresAt      time.Time `json:"expires_at,omitzero"`
+	Reason         string    `json:"reason,omitempty"`
+	MessageID      string    `json:"message_id,omitempty"`
+	Body           string    `json:"body,omitempty"`
+	Recommendation string    `json:"recommendation,omitempty"`
+
+	// StreamSeq is the event's sequence in the stream. It is not encoded: readers set it from
+	// the stream's metadata.
+	StreamSeq uint64 `json:"-"`
+}
+
+// Marshal encodes e for the stream.
+func Marshal(e Event) ([]byte, error) {
+	return json.Marshal(e)
+}
+
+// Unmarshal decodes an event read from the stream and checks the fields every event must have.
+func Unmarshal(data []byte) (Event, error) {
+	var e Event
+	if err := json.Unmarshal(data, &e); err != nil {
+		return Event{}, fmt.Errorf("decode event: %w", err)
+	}
+	switch {
+	case !e.Type.Known():
+		return Event{}, fmt.Errorf("decode event: unknown type %q", e.Type)
+	case e.ConsultID == "" || e.ID == "":
+		return Event{}, fmt.Errorf("decode event: missing id or consult id")
+	case e.Position < 1:
+		return Event{}, fmt.Errorf("decode event %s: position %d", e.ID, e.Position)
+	case e.Type == Requested && e.Request == nil:
+		return Event{}, fmt.Errorf("decode event %s: requested without request", e.ID)
+	}
+	return e, nil
+}

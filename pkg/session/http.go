@@ -1,0 +1,38 @@
+package session
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// CookieName is the session cookie.
+const CookieName = "consult_session"
+
+// Token returns the session token r carries, or "".
+func Token(r *http.Request) string {
+	c, err := r.Cookie(CookieName)
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// OriginAllowed reports whether r may act with the user's session: its Origin header is absent
+// (a script), or one of allowed, or, when allowed is empty, the origin r was served on. With
+// SameSite=Strict cookies this is the broker's defence against cross-site requests.
+func OriginAllowed(r *http.Request, allowed []string) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	if len(allowed) > 0 {
+		return slices.Contains(allowed, strings.TrimSuffix(origin, "/"))
+	}
+	return strings.EqualFold(u.Host, r.Host)
+}

@@ -1,0 +1,272 @@
+// Command consultd runs the whole broker in one process: intake, routing and notification,
+// with an embedded NATS server (JetStream on disk under --data) and, unless REDIS_URL names one,
+// an in-process Redis. It is the embedded default (`make run`) and a real single-site install.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/regionalconsult/broker/pkg/bus"
+	"github.com/regionalconsult/broker/pkg/config"
+	"github.com/regionalconsult/broker/pkg/directory"
+	"github.com/regionalconsult/broker/pkg/embedded"
+	"github.com/regionalconsult/broker/pkg/ratelimit"
+	"github.com/regionalconsult/broker/pkg/readmodel"
+	"github.com/regionalconsult/broker/pkg/roster"
+	"github.com/regionalconsult/broker/pkg/session"
+	"github.com/regionalconsult/broker/pkg/telemetry"
+	"github.com/regionalconsult/broker/services/intake/api"
+	"github.com/regionalconsult/broker/services/notify/gateway"
+	"github.com/regionalconsult/broker/services/routing/worker"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "consultd:", err)
+		os.Exit(1)
+	}
+}
+
+// Config is consultd's configuration.
+type Config struct {
+	Addr           string
+	DataDir        string
+	Demo           bool
+	RedisURL       string
+	NATSURL        string
+	RosterFile     string
+	AllowedOrigins []string
+	SecureCookies  bool
+	OTLPEndpoint   string
+	LogLevel       slog.Level
+	OfferFor       map[string]time.Duration
+	AcceptWithin   map[string]time.Duration
+}
+
+// Validate reports what makes the configuration unusable.
+func (c Config) Validate() error {
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: want HOST:PORT: %w", c.Addr, err)
+	}
+	if c.Demo {
+		ip := net.ParseIP(host)
+		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return fmt.Errorf("--demo serves well-known passwords, so it listens on loopback only, not %q", host)
+		}
+	}
+	if c.DataDir == "" {
+		return errors.New("--data must name a directory")
+	}
+	return nil
+}
+
+func parse(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("consultd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c Config
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "HOST:PORT to serve on")
+	fs.StringVar(&c.DataDir, "data", "./data", "directory for JetStream's files")
+	fs.BoolVar(&c.Demo, "demo", false, "seed the demo accounts and roster if absent (loopback only)")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
+		return Config{}, fmt.Errorf("--log-level: %w", err)
+	}
+	env := config.New(getenv)
+	c.RedisURL = env.String("REDIS_URL", "")
+	c.NATSURL = env.String("NATS_URL", "")
+	c.RosterFile = env.String("ROSTER_FILE", "")
+	c.AllowedOrigins = env.List("ALLOWED_ORIGINS")
+	c.SecureCookies = env.Bool("SECURE_COOKIES", false)
+	c.OTLPEndpoint = env.String("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	c.OfferFor = env.PerUrgency("OFFER_TIMEOUT", 2*time.Minute, 15*time.Minute, 4*time.Hour)
+	c.AcceptWithin = env.PerUrgency("SLA_ACCEPT", 10*time.Minute, time.Hour, 24*time.Hour)
+	if err := env.Err(); err != nil {
+		return Config{}, err
+	}
+	return c, c.Validate()
+}
+
+// run starts consultd and serves until ctx ends, then shuts down in reverse order. It prints
+// the address it serves on to stdout once it is ready.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	start := time.Now()
+	cfg, err := parse(args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	var cleanup []func()
+	defer func() {
+		for i := len(cleanup) - 1; i >= 0; i-- {
+			cleanup[i]()
+		}
+	}()
+
+	tel, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: "consultd", OTLPEndpoint: cfg.OTLPEndpoint})
+	if err != nil {
+		return err
+	}
+	cleanup = append(cleanup, func() { shutdownWithin(5*time.Second, tel.Shutdown) })
+
+	var nc *nats.Conn
+	if cfg.NATSURL != "" {
+		if nc, err = bus.Connect(cfg.NATSURL, "consultd", log); err != nil {
+			return err
+		}
+	} else {
+		ns, err := embedded.StartNATS(filepath.Join(cfg.DataDir, "jetstream"), "127.0.0.1", 0)
+		if err != nil {
+			return err
+		}
+		cleanup = append(cleanup, ns.Shutdown)
+		if nc, err = ns.Connect("consultd", log); err != nil {
+			return err
+		}
+	}
+	cleanup = append(cleanup, func() { _ = nc.Drain() })
+
+	redisURL := cfg.RedisURL
+	if redisURL == "" {
+		r, err := embedded.StartRedis("127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		cleanup = append(cleanup, r.Close)
+		redisURL = r.URL()
+	}
+	rdb, err := readmodel.Dial(redisURL)
+	if err != nil {
+		return err
+	}
+	cleanup = append(cleanup, func() { _ = rdb.Close() })
+
+	b, err := bus.New(ctx, nc, bus.Config{}, log)
+	if err != nil {
+		return err
+	}
+	dir, err := directory.Open(ctx, b.JetStream(), log)
+	if err != nil {
+		return err
+	}
+	if err := seed(ctx, dir, cfg, log); err != nil {
+		return err
+	}
+	sessions, err := session.Open(ctx, b.JetStream(), dir)
+	if err != nil {
+		return err
+	}
+	store := readmodel.New(rdb, "consult:")
+	projector := readmodel.NewProjector(store, b, 0, log)
+	router := worker.New(b, dir, worker.Policy{OfferFor: cfg.OfferFor}, log)
+	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins}, b, sessions, log)
+	if err != nil {
+		return err
+	}
+	srv := api.New(api.Config{
+		AllowedOrigins: cfg.AllowedOrigins, AcceptWithin: cfg.AcceptWithin, SecureCookies: cfg.SecureCookies,
+		Stream: gw, Metrics: tel.Metrics,
+		Ready: func(ctx context.Context) error { return errors.Join(b.Ready(ctx), store.Ready(ctx)) },
+	}, b, store, dir, sessions, ratelimit.New(rdb, "consult:rl:"), log)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	errc := make(chan error, 5)
+	for name, runFn := range map[string]func(context.Context) error{
+		"projector": projector.Run, "routing": router.Run, "gateway": gw.Run, "directory": dir.Watch,
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := runFn(workCtx); err != nil && workCtx.Err() == nil {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	fmt.Fprintf(stdout, "consultd listening on http://%s (started in %s; redis %s; nats %s)\n",
+		ln.Addr(), time.Since(start).Round(time.Millisecond), kind(cfg.RedisURL), kind(cfg.NATSURL))
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		log.Error("stopping after a component failed", "err", err)
+	}
+	// Reverse order: stop accepting HTTP, tell stream clients to reconnect, stop consumers;
+	// the deferred cleanup then drains NATS, closes Redis, stops the embedded servers and
+	// flushes telemetry.
+	shutdownWithin(10*time.Second, hs.Shutdown)
+	shutdownWithin(5*time.Second, gw.Shutdown)
+	stopWork()
+	wg.Wait()
+	return err
+}
+
+func kind(url string) string {
+	if url == "" {
+		return "embedded"
+	}
+	return "external"
+}
+
+func seed(ctx context.Context, dir *directory.Directory, cfg Config, log *slog.Logger) error {
+	var data []byte
+	switch {
+	case cfg.RosterFile != "":
+		b, err := os.ReadFile(cfg.RosterFile)
+		if err != nil {
+			return fmt.Errorf("roster file: %w", err)
+		}
+		data = b
+	case cfg.Demo:
+		data = roster.DemoJSON()
+	default:
+		return nil
+	}
+	seeded, err := dir.Seed(ctx, data)
+	if err != nil {
+		return err
+	}
+	if seeded {
+		log.Info("roster seeded", "users", len(dir.Roster().Users))
+	}
+	return nil
+}
+
+func shutdownWithin(d time.Duration, f func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	_ = f(ctx)
+}

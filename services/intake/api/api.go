@@ -1,0 +1,163 @@
+// Package api is the intake service's HTTP surface: the JSON API of API.md, the OpenAPI
+// document that describes it, health and metrics, and the browser app on the same origin.
+// Handlers check who asks, call the consult lifecycle's decisions and append what they return;
+// every read and change of a consult leaves an audit record.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/regionalconsult/broker/pkg/apierror"
+	"github.com/regionalconsult/broker/pkg/bus"
+	"github.com/regionalconsult/broker/pkg/consult"
+	"github.com/regionalconsult/broker/pkg/directory"
+	"github.com/regionalconsult/broker/pkg/ratelimit"
+	"github.com/regionalconsult/broker/pkg/readmodel"
+	"github.com/regionalconsult/broker/pkg/session"
+	"github.com/regionalconsult/broker/services/intake/internal/web"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+// OpenAPI returns the OpenAPI document of the API.
+func OpenAPI() []byte { return openAPI }
+
+// Config is what the API needs besides its dependencies.
+type Config struct {
+	// AllowedOrigins are the origins, besides the serving one, whose pages may change state.
+	AllowedOrigins []string
+	// AcceptWithin is the SLA for a specialist to accept, per urgency.
+	AcceptWithin map[string]time.Duration
+	// SecureCookies marks the session cookie Secure (set when served over TLS, also behind a proxy).
+	SecureCookies bool
+	// Stream serves /api/v1/stream: the notify gateway in process, or a proxy to it. Nil: 404.
+	Stream http.Handler
+	// Metrics serves /metrics.
+	Metrics http.Handler
+	// Ready reports what keeps the process from doing its job; nil means ready.
+	Ready func(context.Context) error
+}
+
+// Server is the intake API.
+type Server struct {
+	cfg      Config
+	bus      *bus.Bus
+	store    *readmodel.Store
+	dir      *directory.Directory
+	sessions *session.Store
+	limiter  *ratelimit.Limiter
+	log      *slog.Logger
+	now      func() time.Time
+
+	submitted metric.Int64Counter
+}
+
+// New returns the API over its dependencies.
+func New(cfg Config, b *bus.Bus, store *readmodel.Store, dir *directory.Directory, sessions *session.Store,
+	limiter *ratelimit.Limiter, log *slog.Logger) *Server {
+	submitted, _ := otel.Meter("intake").Int64Counter("consults_submitted_total",
+		metric.WithDescription("consults stored, by urgency"))
+	return &Server{cfg: cfg, bus: b, store: store, dir: dir, sessions: sessions, limiter: limiter, log: log,
+		now: time.Now, submitted: submitted}
+}
+
+// Handler returns the routes of the API, the stream and the browser app.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	api := func(pattern string, h http.HandlerFunc) {
+		mux.Handle(pattern, h)
+	}
+	api("POST /api/v1/session", s.login)
+	api("GET /api/v1/session", s.authed(s.currentSession))
+	api("DELETE /api/v1/session", s.logout)
+
+	api("POST /api/v1/consults", s.authed(s.createConsult))
+	api("GET /api/v1/consults", s.authed(s.listConsults))
+	api("GET /api/v1/consults/{id}", s.authed(s.getConsult))
+	api("POST /api/v1/consults/{id}/accept", s.authed(s.accept))
+	api("POST /api/v1/consults/{id}/decline", s.authed(s.decline))
+	api("POST /api/v1/consults/{id}/messages", s.authed(s.postMessage))
+	api("POST /api/v1/consults/{id}/request-info", s.authed(s.requestInfo))
+	api("POST /api/v1/consults/{id}/complete", s.authed(s.complete))
+	api("POST /api/v1/consults/{id}/cancel", s.authed(s.cancel))
+	api("POST /api/v1/consults/{id}/assign", s.authed(s.assign))
+
+	api("GET /api/v1/oncall", s.authed(s.onCall))
+	api("GET /api/v1/specialties", s.authed(s.specialties))
+	api("GET /api/v1/specialists", s.authed(s.specialists))
+	api("GET /api/v1/users/{id}", s.authed(s.user))
+	api("GET /api/v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_, _ = w.Write(openAPI)
+	})
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {
+		apierror.Write(w, s.log, errNotFound("no such endpoint"))
+	})
+	if s.cfg.Stream != nil {
+		mux.Handle("GET /api/v1/stream", s.cfg.Stream)
+	}
+
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.cfg.Metrics != nil {
+		mux.Handle("GET /metrics", s.cfg.Metrics)
+	}
+	mux.Handle("/", web.Handler())
+	return otelhttp.NewHandler(s.guard(mux), "intake", otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+		return "intake " + r.Method // the route is recorded once the mux has matched it; paths carry ids
+	}), otelhttp.WithFilter(func(r *http.Request) bool {
+		return !strings.HasPrefix(r.URL.Path, "/static/") && r.URL.Path != "/metrics" && r.URL.Path != "/healthz"
+	}))
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if s.cfg.Ready != nil {
+		if err := s.cfg.Ready(ctx); err != nil {
+			apierror.WriteJSON(w, http.StatusServiceUnavailable, apierror.Body{Error: apierror.Detail{Code: consult.Unavailable, Message: err.Error()}})
+			return
+		}
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// contentSecurityPolicy lets the app load only its own scripts and styles and talk only to its
+// own origin: clinical text that slips into markup cannot run.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+// guard sets the security headers and refuses state-changing requests from foreign origins.
+func (s *Server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions &&
+			!s.originAllowed(r) {
+			apierror.Write(w, s.log, errForbidden("requests from another site's page are refused"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// originAllowed is the CSRF defence beside SameSite=Strict cookies.
+func (s *Server) originAllowed(r *http.Request) bool {
+	return session.OriginAllowed(r, s.cfg.AllowedOrigins)
+}

@@ -1,0 +1,354 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/regionalconsult/broker/pkg/apierror"
+	"github.com/regionalconsult/broker/pkg/bus"
+	"github.com/regionalconsult/broker/pkg/consult"
+	"github.com/regionalconsult/broker/pkg/event"
+	"github.com/regionalconsult/broker/pkg/readmodel"
+	"github.com/regionalconsult/broker/pkg/roster"
+)
+
+// maxIdempotencyKey bounds the Idempotency-Key header.
+const maxIdempotencyKey = 128
+
+func (s *Server) createConsult(w http.ResponseWriter, r *http.Request, u roster.User) {
+	var d consult.Draft
+	if err := decode(w, r, &d); err != nil {
+		apierror.Write(w, s.log, err)
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if err := checkIdempotencyKey(key); err != nil {
+		apierror.Write(w, s.log, err)
+		return
+	}
+	id := ulid.Make().String()
+	ros := s.dir.Roster()
+	e, err := consult.Submit(actor(u), d, id, key, consult.Policy{KnownSpecialty: ros.HasSpecialty, AcceptWithin: s.cfg.AcceptWithin}, s.now())
+	if err != nil {
+		apierror.Write(w, s.log, err)
+		return
+	}
+	if key != "" {
+		c, err := s.claim(r.Context(), u.ID, key, id)
+		if err != nil {
+			apierror.Write(w, s.log, err)
+			return
+		}
+		if c != nil {
+			s.bus.Audit(r.Context(), u.ID, "read", c.ID)
+			apierror.WriteJSON(w, http.StatusOK, c.At(s.now()))
+			return
+		}
+	}
+	e.ID = ulid.Make().String()
+	c, err := s.bus.Append(r.Context(), nil, e)
+	if err != nil {
+		if key != "" {
+			if rerr := s.store.Release(context.WithoutCancel(r.Context()), u.ID, key, id); rerr != nil {
+				s.log.Warn("idempotency claim not released; it expires by itself", "consult_id", id, "err", rerr)
+			}
+		}
+		apierror.Write(w, s.log, apierror.Unavailable(err))
+		return
+	}
+	if key != "" {
+		if err := s.store.Confirm(r.Context(), u.ID, key, id, c.CreatedAt); err != nil {
+			// The projector restores the key from the stored event; the consult is stored either way.
+			s.log.Warn("idempotency key not confirmed yet", "consult_id", id, "err", err)
+		}
+	}
+	s.submitted.Add(r.Context(), 1, metric.WithAttributes(attribute.String("urgency", c.Urgency)))
+	w.Header().Set("Location", "/api/v1/consults/"+c.ID)
+	apierror.WriteJSON(w, http.StatusCreated, c.At(s.now()))
+}
+
+func checkIdempotencyKey(key string) error {
+	if len(key) > maxIdempotencyKey {
+		return errInvalid("Idempotency-Key", "must be at most 128 characters")
+	}
+	for _, r := range key {
+		if r < 0x21 || r > 0x7e {
+			return errInvalid("Idempotency-Key", "must be printable ASCII without spaces")
+		}
+	}
+	return nil
+}
+
+// claim takes user's idempotency key for consult id. It returns the consult the key already
+// names (nil when the key is the caller's now), waiting briefly for a first request with the
+// same key that is still being stored.
+func (s *Server) claim(ctx context.Context, user, key, id string) (*consult.Consult, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		cl, err := s.store.Claim(ctx, user, key, id)
+		if err != nil {
+			return nil, apierror.Unavailable(err)
+		}
+		if cl.Claimed {
+			return nil, nil
+		}
+		c, err := s.bus.Load(ctx, cl.ExistingID)
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, bus.ErrNotFound) {
+			return nil, apierror.Unavailable(err)
+		}
+		if !cl.Pending || time.Now().After(deadline) {
+			return nil, consult.Errorf(consult.Conflict, "a request with this Idempotency-Key is still being processed; retry shortly")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// load returns the consult u may see, or a NotFound or Forbidden error.
+func (s *Server) load(ctx context.Context, id string, u roster.User) (*consult.Consult, error) {
+	if _, err := ulid.ParseStrict(id); err != nil {
+		return nil, errNotFound("no such consult")
+	}
+	c, err := s.bus.Load(ctx, id)
+	if errors.Is(err, bus.ErrNotFound) {
+		return nil, errNotFound("no such consult")
+	}
+	if err != nil {
+		return nil, apierror.Unavailable(err)
+	}
+	if !c.CanView(actor(u)) {
+		return nil, errForbidden("this consult is not yours to see")
+	}
+	return c, nil
+}
+
+func (s *Server) getConsult(w http.ResponseWriter, r *http.Request, u roster.User) {
+	c, err := s.load(r.Context(), r.PathValue("id"), u)
+	if err != nil {
+		apierror.Write(w, s.log, err)
+		return
+	}
+	s.bus.Audit(r.Context(), u.ID, "read", c.ID)
+	apierror.WriteJSON(w, http.StatusOK, c.At(s.now()))
+}
+
+func (s *Server) listConsults(w http.ResponseWriter, r *http.Request, u roster.User) {
+	q := r.URL.Query()
+	f := readmodel.Filter{Status: consult.Status(q.Get("status")), Specialty: q.Get("specialty"), Urgency: q.Get("urgency")}
+	fields := map[string]string{}
+	if f.Status != "" && !slices.Contains(consult.Statuses, f.Status) {
+		fields["status"] = "unknown status"
+	}
+	if f.Urgency != "" && !slices.Contains(consult.Urgencies, f.Urgency) {
+		fields["urgency"] = "must be one of emergent, urgent, routine"
+	}
+	if f.Specialty != "" && !s.dir.Roster().HasSpecialty(f.Specialty) {
+		fields["specialty"] = "unknown specialty"
+	}
+	limit := 50
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 200 {
+			fields["limit"] = "must be a whole number from 1 to 200"
+		}
+		limit = n
+	}
+	cursor := q.Get("cursor")
+	if cursor != "" {
+		if _, err := ulid.ParseStrict(cursor); err != nil {
+			fields["cursor"] = "not a cursor this endpoint returned"
+		}
+	}
+	if len(fields) > 0 {
+		apierror.Write(w, s.log, &consult.Error{Code: consult.Invalid, Message: "the list query has invalid parameters", Fields: fields})
+		return
+	}
+	list, next, err := s.store.List(r.Context(), actor(u), f, cursor, limit)
+	if err != nil {
+		apierror.Write(w, s.log, apierror.Unavailable(err))
+		return
+	}
+	now := s.now()
+	for i, c := range list {
+		list[i] = c.At(now)
+	}
+	s.bus.Audit(r.Context(), u.ID, "list", "")
+	apierror.WriteJSON(w, http.StatusOK, map[string]any{"consults": list, "next_cursor": next})
+}
+
+// maxAttempts bounds how often a change is decided again after losing a race to another change
+// of the same consult. Each retry decides on the newer state, so a change that is no longer
+// allowed (an offer already taken) fails with the decision's own error.
+const maxAttempts = 5
+
+// change decides a change on the newest state of the consult and appends it, deciding again
+// if another change got there first. It returns the state after the change and its event.
+func (s *Server) change(ctx context.Context, id string, u roster.User,
+	decide func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error)) (*consult.Consult, event.Event, error) {
+	if _, err := ulid.ParseStrict(id); err != nil {
+		return nil, event.Event{}, errNotFound("no such consult")
+	}
+	for range maxAttempts {
+		c, err := s.bus.Load(ctx, id)
+		if errors.Is(err, bus.ErrNotFound) {
+			return nil, event.Event{}, errNotFound("no such consult")
+		}
+		if err != nil {
+			return nil, event.Event{}, apierror.Unavailable(err)
+		}
+		e, err := decide(c, actor(u), s.now())
+		if err != nil {
+			return nil, event.Event{}, err
+		}
+		e.ID = ulid.Make().String()
+		next, err := s.bus.Append(ctx, c, e)
+		if errors.Is(err, bus.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, event.Event{}, apierror.Unavailable(err)
+		}
+		return next, e, nil
+	}
+	return nil, event.Event{}, consult.Errorf(consult.Conflict, "the consult keeps changing; reload it and try again")
+}
+
+// respond runs change and answers with the consult.
+func (s *Server) respond(w http.ResponseWriter, r *http.Request, u roster.User,
+	decide func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error)) {
+	c, _, err := s.change(r.Context(), r.PathValue("id"), u, decide)
+	if err != nil {
+		apierror.Write(w, s.log, err)
+		return
+	}
+	apierror.WriteJSON(w, http.StatusOK, c.At(s.now()))
+}
+
+// textBody decodes a body with one optional or required free-text field.
+func textBody(w http.ResponseWriter, r *http.Request, field string, required bool) (string, error) {
+	body := map[string]*string{}
+	if err := decode(w, r, &body); err != nil && (required || !errors.Is(err, errEmptyBody)) {
+		return "", err
+	}
+	for k := range body {
+		if k != field {
+			return "", errInvalid(k, "unknown field")
+		}
+	}
+	text := ""
+	if v := body[field]; v != nil {
+		text = strings.TrimSpace(*v)
+	}
+	min := 0
+	if required {
+		min = 1
+	}
+	if problem := consult.CheckText(text, min, consult.MaxText); problem != "" {
+		return "", errInvalid(field, problem)
+	}
+	return text, nil
+}
+
+func (s *Server) accept(w http.ResponseWriter, r *http.Request, u roster.User) {
+	s.respond(w, r, u, func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error) {
+		return c.Accept(a, now)
+	})
+}
+
+func (s *Server) decline(w http.ResponseWriter, r *http.Request, u roster.User) {
+	reason, err := textBody(w, r, "reason", false)
+	if err != nil {
+		apierror.Write(w, s.log, err)
+		return
+	}
+	s.respond(w, r, u, func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error) {
+		return c.Decline(a, reason, now)
+	})
+}
+
+func (s *Server) complete(w http.ResponseWriter, r *http.Request, u roster.User) {
+	rec, err := textBody(w, r, "recommendation", true)
+	if err != nil {
+		apierror.Write(w, s.log, err)
+		return
+	}
+	s.respond(w, r, u, func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error) {
+		return c.Complete(a, rec, now)
+	})
+}
+
+func (s *Server) cancel(w http.ResponseWriter, r *http.Request, u roster.User) {
+	reason, err := textBody(w, r, "reason", false)
+	if err != nil {
+		apierror.Write(w, s.log, err)
+		return
+	}
+	s.respond(w, r, u, func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error) {
+		return c.Cancel(a, reason, now)
+	})
+}
+
+func (s *Server) assign(w http.ResponseWriter, r *http.Request, u roster.User) {
+	var req struct {
+		SpecialistID string `json:"specialist_id"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		apierror.Write(w, s.log, err)
+		return
+	}
+	if req.SpecialistID == "" {
+		apierror.Write(w, s.log, errInvalid("specialist_id", "required"))
+		return
+	}
+	if sp, ok := s.dir.Roster().User(req.SpecialistID); !ok || sp.Role != consult.RoleSpecialist || sp.Disabled {
+		apierror.Write(w, s.log, errInvalid("specialist_id", "no active specialist has this id"))
+		return
+	}
+	s.respond(w, r, u, func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error) {
+		return c.Assign(a, req.SpecialistID, now)
+	})
+}
+
+func (s *Server) postMessage(w http.ResponseWriter, r *http.Request, u roster.User) {
+	s.thread(w, r, u, (*consult.Consult).PostMessage)
+}
+
+func (s *Server) requestInfo(w http.ResponseWriter, r *http.Request, u roster.User) {
+	s.thread(w, r, u, (*consult.Consult).RequestInfo)
+}
+
+// thread adds an entry to the consult's thread and answers 201 with it.
+func (s *Server) thread(w http.ResponseWriter, r *http.Request, u roster.User,
+	decide func(c *consult.Consult, a consult.Actor, messageID, body string, now time.Time) (event.Event, error)) {
+	body, err := textBody(w, r, "body", true)
+	if err != nil {
+		apierror.Write(w, s.log, err)
+		return
+	}
+	messageID := ulid.Make().String()
+	_, e, err := s.change(r.Context(), r.PathValue("id"), u, func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error) {
+		return decide(c, a, messageID, body, now)
+	})
+	if err != nil {
+		apierror.Write(w, s.log, err)
+		return
+	}
+	apierror.WriteJSON(w, http.StatusCreated, map[string]any{"message": consult.Message{
+		ID: e.MessageID, AuthorID: e.ActorID, Body: e.Body, At: e.At,
+		Kind: map[event.Type]string{event.Message: consult.KindMessage, event.InfoRequested: consult.KindInfoRequest}[e.Type]}})
+}

@@ -1,0 +1,70 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/regionalconsult/broker/pkg/consult"
+)
+
+// maxBody bounds every request body.
+const maxBody = 256 << 10
+
+// errEmptyBody is decode's answer to a request without a body.
+var errEmptyBody = consult.Errorf(consult.Invalid, "the request body is empty; a JSON object is required")
+
+// decode reads r's JSON body into v strictly: one object, no unknown fields, within maxBody.
+// Its errors are *consult.Error naming what is wrong.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if r.ContentLength > maxBody {
+		return consult.Errorf(consult.TooLarge, "the request body is larger than %d KiB", maxBody>>10)
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if dec.More() || dec.Decode(&struct{}{}) != io.EOF {
+			return consult.Errorf(consult.Invalid, "the request body must hold exactly one JSON object")
+		}
+		return nil
+	}
+	var maxErr *http.MaxBytesError
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &maxErr):
+		return consult.Errorf(consult.TooLarge, "the request body is larger than %d KiB", maxBody>>10)
+	case errors.Is(err, io.EOF):
+		return errEmptyBody
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			return consult.Errorf(consult.Invalid, "the request body must be a JSON object")
+		}
+		return &consult.Error{Code: consult.Invalid, Message: fmt.Sprintf("%s has the wrong type", field),
+			Fields: map[string]string{field: "must be a " + jsonKind(typeErr.Type.String())}}
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return consult.Errorf(consult.Invalid, "the request body is not valid JSON")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return &consult.Error{Code: consult.Invalid, Message: fmt.Sprintf("unknown field %q", field),
+			Fields: map[string]string{field: "unknown field"}}
+	}
+	return consult.Errorf(consult.Invalid, "the request body could not be read")
+}
+
+func jsonKind(goType string) string {
+	switch {
+	case strings.Contains(goType, "int"):
+		return "whole number"
+	case strings.Contains(goType, "string"):
+		return "string"
+	case strings.Contains(goType, "bool"):
+		return "boolean"
+	}
+	return "JSON " + goType
+}

@@ -1,0 +1,107 @@
+package api
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/regionalconsult/broker/pkg/apierror"
+	"github.com/regionalconsult/broker/pkg/consult"
+	"github.com/regionalconsult/broker/pkg/roster"
+	"github.com/regionalconsult/broker/pkg/session"
+)
+
+func errForbidden(msg string) error { return consult.Errorf(consult.Forbidden, "%s", msg) }
+func errNotFound(msg string) error  { return consult.Errorf(consult.NotFound, "%s", msg) }
+func errInvalid(field, problem string) error {
+	return &consult.Error{Code: consult.Invalid, Message: field + " " + problem, Fields: map[string]string{field: problem}}
+}
+
+// authed runs h with the session's user, or answers 401.
+func (s *Server) authed(h func(http.ResponseWriter, *http.Request, roster.User)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, err := s.sessions.Lookup(r.Context(), session.Token(r))
+		if errors.Is(err, session.ErrNoSession) {
+			apierror.Write(w, s.log, consult.Errorf(consult.Unauthenticated, "please log in"))
+			return
+		}
+		if err != nil {
+			apierror.Write(w, s.log, apierror.Unavailable(err))
+			return
+		}
+		h(w, r, u)
+	}
+}
+
+func actor(u roster.User) consult.Actor {
+	return consult.Actor{ID: u.ID, Role: u.Role, ClinicID: u.ClinicID}
+}
+
+// Login limits: per username and per client address, in a sliding minute.
+const (
+	loginLimit  = 10
+	loginWindow = time.Minute
+)
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		apierror.Write(w, s.log, err)
+		return
+	}
+	fields := map[string]string{}
+	if req.Username == "" || len(req.Username) > 128 {
+		fields["username"] = "required, at most 128 characters"
+	}
+	if req.Password == "" || len(req.Password) > 256 {
+		fields["password"] = "required, at most 256 characters"
+	}
+	if len(fields) > 0 {
+		apierror.Write(w, s.log, &consult.Error{Code: consult.Invalid, Message: "username and password are required", Fields: fields})
+		return
+	}
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	for _, key := range []string{"login:user:" + req.Username, "login:addr:" + host} {
+		ok, wait, err := s.limiter.Allow(r.Context(), key, loginLimit, loginWindow)
+		if err != nil {
+			s.log.Warn("login rate limit unavailable; allowing", "err", err)
+			break
+		}
+		if !ok {
+			apierror.Write(w, s.log, apierror.RetryAfter{Err: consult.Errorf(consult.RateLimited, "too many login attempts; try again in a minute"), After: wait})
+			return
+		}
+	}
+	token, u, err := s.sessions.Login(r.Context(), req.Username, req.Password)
+	if errors.Is(err, session.ErrBadCredentials) {
+		apierror.Write(w, s.log, consult.Errorf(consult.Unauthenticated, "wrong username or password"))
+		return
+	}
+	if err != nil {
+		apierror.Write(w, s.log, apierror.Unavailable(err))
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: session.CookieName, Value: token, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: s.cfg.SecureCookies || r.TLS != nil})
+	apierror.WriteJSON(w, http.StatusOK, map[string]any{"user": u})
+}
+
+func (s *Server) currentSession(w http.ResponseWriter, _ *http.Request, u roster.User) {
+	apierror.WriteJSON(w, http.StatusOK, map[string]any{"user": u})
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if token := session.Token(r); token != "" {
+		if err := s.sessions.Revoke(r.Context(), token); err != nil {
+			apierror.Write(w, s.log, apierror.Unavailable(err))
+			return
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: session.CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: s.cfg.SecureCookies || r.TLS != nil})
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,167 @@
+// Package hub owns the live connections of one notify instance: who is connected, which events
+// each may see, and fan-out that never blocks the producer. Each client has a bounded queue
+// drained by its own writer; a client that falls behind is dropped and resumes with `after`.
+package hub
+
+import (
+	"sync"
+
+	"github.com/regionalconsult/broker/pkg/consult"
+)
+
+// Client is one connection of one user.
+type Client struct {
+	Actor consult.Actor
+	// Send carries frames to the connection's writer. The hub closes Dropped instead of blocking
+	// when it is full.
+	Send    chan Frame
+	dropped chan struct{}
+	once    sync.Once
+	// after is the last sequence the client has or will get by replay: live frames at or below
+	// it are not sent again.
+	after uint64
+}
+
+// Frame is one encoded event for the wire.
+type Frame struct {
+	Seq  uint64
+	Data []byte
+}
+
+// NewClient returns a client of actor with a queue of queue frames.
+func NewClient(actor consult.Actor, queue int) *Client {
+	return &Client{Actor: actor, Send: make(chan Frame, queue), dropped: make(chan struct{})}
+}
+
+// Dropped is closed when the hub gave up on the client because its queue was full.
+func (c *Client) Dropped() <-chan struct{} { return c.dropped }
+
+func (c *Client) drop() { c.once.Do(func() { close(c.dropped) }) }
+
+// Hub is the registry of one instance's clients.
+type Hub struct {
+	mu           sync.RWMutex
+	seq          uint64
+	coordinators map[*Client]struct{}
+	byClinic     map[string]map[*Client]struct{}
+	byUser       map[string]map[*Client]struct{}
+	count        int
+}
+
+// New returns an empty hub whose feed starts after stream sequence seq.
+func New(seq uint64) *Hub {
+	return &Hub{seq: seq, coordinators: map[*Client]struct{}{}, byClinic: map[string]map[*Client]struct{}{},
+		byUser: map[string]map[*Client]struct{}{}}
+}
+
+// Register adds c, which has everything up to after, and returns the sequence from which the
+// hub delivers live: the caller replays (after, live] itself, before it starts c's writer, and
+// frames the hub queues meanwhile follow the replay in order.
+func (h *Hub) Register(c *Client, after uint64) (live uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c.after = max(after, h.seq)
+	add := func(m map[string]map[*Client]struct{}, k string) {
+		if m[k] == nil {
+			m[k] = map[*Client]struct{}{}
+		}
+		m[k][c] = struct{}{}
+	}
+	switch c.Actor.Role {
+	case consult.RoleCoordinator:
+		h.coordinators[c] = struct{}{}
+	case consult.RoleReferrer:
+		add(h.byClinic, c.Actor.ClinicID)
+	}
+	add(h.byUser, c.Actor.ID)
+	h.count++
+	return h.seq
+}
+
+// Unregister removes c.
+func (h *Hub) Unregister(c *Client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	del := func(m map[string]map[*Client]struct{}, k string) {
+		if set := m[k]; set != nil {
+			delete(set, c)
+			if len(set) == 0 {
+				delete(m, k)
+			}
+		}
+	}
+	if _, ok := h.byUser[c.Actor.ID][c]; !ok {
+		return
+	}
+	delete(h.coordinators, c)
+	del(h.byClinic, c.Actor.ClinicID)
+	del(h.byUser, c.Actor.ID)
+	h.count--
+}
+
+// Seq is the sequence of the last event published.
+func (h *Hub) Seq() uint64 {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.seq
+}
+
+// Count is the number of registered clients.
+func (h *Hub) Count() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.count
+}
+
+// UserClients returns the clients of user id.
+func (h *Hub) UserClients(id string) []*Client {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make([]*Client, 0, len(h.byUser[id]))
+	for c := range h.byUser[id] {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Publish delivers f, the event that moved a consult from before to after, to every client
+// allowed to see it, and records f.Seq as delivered. It never blocks: a client whose queue is
+// full is dropped.
+func (h *Hub) Publish(f Frame, before, after *consult.Consult) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if f.Seq <= h.seq {
+		return
+	}
+	h.seq = f.Seq
+	seen := map[*Client]struct{}{}
+	offer := func(set map[*Client]struct{}) {
+		for c := range set {
+			if _, dup := seen[c]; dup {
+				continue
+			}
+			seen[c] = struct{}{}
+			if f.Seq <= c.after || !consult.Sees(c.Actor, before, after) {
+				continue
+			}
+			select {
+			case c.Send <- f:
+			default:
+				c.drop()
+			}
+		}
+	}
+	offer(h.coordinators)
+	offer(h.byClinic[after.ClinicID])
+	for _, s := range []*consult.Consult{before, after} {
+		if s == nil {
+			continue
+		}
+		if s.Offer != nil {
+			offer(h.byUser[s.Offer.SpecialistID])
+		}
+		if a := s.Assignee(); a != "" {
+			offer(h.byUser[a])
+		}
+	}
+}
