@@ -77,9 +77,10 @@ func (d *Directory) Seed(ctx context.Context, data []byte) (bool, error) {
 	return true, d.set(data)
 }
 
-// Watch applies every change to the stored roster until ctx ends.
+// Watch applies every change to the stored roster until ctx ends. It starts from the stored
+// value, so a change made between Open and Watch is not missed.
 func (d *Directory) Watch(ctx context.Context) error {
-	w, err := d.kv.Watch(ctx, rosterKey, jetstream.UpdatesOnly())
+	w, err := d.kv.Watch(ctx, rosterKey)
 	if err != nil {
 		return fmt.Errorf("watch roster: %w", err)
 	}

@@ -1,9 +1,10 @@
-// Package ratelimit counts requests per key in fixed windows kept in Redis, so that every
+// Package ratelimit counts events (failed logins, say) per key in fixed windows kept in Redis, so that every
 // instance of a service shares one budget per key.
 package ratelimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,19 +26,30 @@ if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {n, redis.call('PTTL', KEYS[1])}
 `)
 
-// Allow counts one request for key and reports whether it is within limit per window; when it
-// is not, it also returns how long until the window resets.
-func (l *Limiter) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
-	res, err := hit.Run(ctx, l.rdb, []string{l.prefix + key}, window.Milliseconds()).Int64Slice()
-	if err != nil {
+// Hit counts one event for key in the current window of length window.
+func (l *Limiter) Hit(ctx context.Context, key string, window time.Duration) error {
+	if err := hit.Run(ctx, l.rdb, []string{l.prefix + key}, window.Milliseconds()).Err(); err != nil {
+		return fmt.Errorf("rate limit %s: %w", key, err)
+	}
+	return nil
+}
+
+// Blocked reports whether key has reached limit in its current window, and if so how long until
+// the window ends.
+func (l *Limiter) Blocked(ctx context.Context, key string, limit int) (bool, time.Duration, error) {
+	pipe := l.rdb.Pipeline()
+	n := pipe.Get(ctx, l.prefix+key)
+	ttl := pipe.PTTL(ctx, l.prefix+key)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return false, 0, fmt.Errorf("rate limit %s: %w", key, err)
 	}
-	if res[0] <= int64(limit) {
-		return true, 0, nil
+	count, _ := n.Int()
+	if count < limit {
+		return false, 0, nil
 	}
-	wait := time.Duration(res[1]) * time.Millisecond
+	wait := ttl.Val()
 	if wait <= 0 {
-		wait = window
+		wait = time.Second
 	}
-	return false, wait, nil
+	return true, wait, nil
 }

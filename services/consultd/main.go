@@ -15,21 +15,18 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/regionalconsult/broker/pkg/bus"
 	"github.com/regionalconsult/broker/pkg/config"
 	"github.com/regionalconsult/broker/pkg/directory"
 	"github.com/regionalconsult/broker/pkg/embedded"
+	"github.com/regionalconsult/broker/pkg/infra"
 	"github.com/regionalconsult/broker/pkg/ratelimit"
 	"github.com/regionalconsult/broker/pkg/readmodel"
 	"github.com/regionalconsult/broker/pkg/roster"
-	"github.com/regionalconsult/broker/pkg/session"
-	"github.com/regionalconsult/broker/pkg/telemetry"
 	"github.com/regionalconsult/broker/services/intake/api"
 	"github.com/regionalconsult/broker/services/notify/gateway"
 	"github.com/regionalconsult/broker/services/routing/worker"
@@ -55,6 +52,7 @@ type Config struct {
 	AllowedOrigins []string
 	SecureCookies  bool
 	OTLPEndpoint   string
+	Replicas       int
 	LogLevel       slog.Level
 	OfferFor       map[string]time.Duration
 	AcceptWithin   map[string]time.Duration
@@ -99,6 +97,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	c.AllowedOrigins = env.List("ALLOWED_ORIGINS")
 	c.SecureCookies = env.Bool("SECURE_COOKIES", false)
 	c.OTLPEndpoint = env.String("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	c.Replicas = env.Int("STREAM_REPLICAS", 1)
 	c.OfferFor = env.PerUrgency("OFFER_TIMEOUT", 2*time.Minute, 15*time.Minute, 4*time.Hour)
 	c.AcceptWithin = env.PerUrgency("SLA_ACCEPT", 10*time.Minute, time.Hour, 24*time.Hour)
 	if err := env.Err(); err != nil {
@@ -116,122 +115,59 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	var cleanup []func()
+	var stopEmbedded []func()
 	defer func() {
-		for i := len(cleanup) - 1; i >= 0; i-- {
-			cleanup[i]()
+		for i := len(stopEmbedded) - 1; i >= 0; i-- {
+			stopEmbedded[i]()
 		}
 	}()
-
-	tel, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: "consultd", OTLPEndpoint: cfg.OTLPEndpoint})
-	if err != nil {
-		return err
-	}
-	cleanup = append(cleanup, func() { shutdownWithin(5*time.Second, tel.Shutdown) })
-
-	var nc *nats.Conn
-	if cfg.NATSURL != "" {
-		if nc, err = bus.Connect(cfg.NATSURL, "consultd", log); err != nil {
-			return err
-		}
-	} else {
+	icfg := infra.Config{ServiceName: "consultd", OTLPEndpoint: cfg.OTLPEndpoint, NATSURL: cfg.NATSURL, RedisURL: cfg.RedisURL, Replicas: cfg.Replicas}
+	if cfg.NATSURL == "" {
 		ns, err := embedded.StartNATS(filepath.Join(cfg.DataDir, "jetstream"), "127.0.0.1", 0)
 		if err != nil {
 			return err
 		}
-		cleanup = append(cleanup, ns.Shutdown)
-		if nc, err = ns.Connect("consultd", log); err != nil {
-			return err
-		}
+		stopEmbedded = append(stopEmbedded, ns.Shutdown)
+		icfg.Dial = func() (*nats.Conn, error) { return ns.Connect("consultd", log) }
 	}
-	cleanup = append(cleanup, func() { _ = nc.Drain() })
-
-	redisURL := cfg.RedisURL
-	if redisURL == "" {
+	if cfg.RedisURL == "" {
 		r, err := embedded.StartRedis("127.0.0.1:0")
 		if err != nil {
 			return err
 		}
-		cleanup = append(cleanup, r.Close)
-		redisURL = r.URL()
+		stopEmbedded = append(stopEmbedded, r.Close)
+		icfg.RedisURL = r.URL()
 	}
-	rdb, err := readmodel.Dial(redisURL)
+	in, err := infra.Open(ctx, icfg, log)
 	if err != nil {
 		return err
 	}
-	cleanup = append(cleanup, func() { _ = rdb.Close() })
+	defer in.Close()
+	if err := seed(ctx, in.Directory, cfg, log); err != nil {
+		return err
+	}
 
-	b, err := bus.New(ctx, nc, bus.Config{}, log)
-	if err != nil {
-		return err
-	}
-	dir, err := directory.Open(ctx, b.JetStream(), log)
-	if err != nil {
-		return err
-	}
-	if err := seed(ctx, dir, cfg, log); err != nil {
-		return err
-	}
-	sessions, err := session.Open(ctx, b.JetStream(), dir)
-	if err != nil {
-		return err
-	}
-	store := readmodel.New(rdb, "consult:")
-	projector := readmodel.NewProjector(store, b, 0, log)
-	router := worker.New(b, dir, worker.Policy{OfferFor: cfg.OfferFor}, log)
-	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins}, b, sessions, log)
+	store := readmodel.New(in.Redis, "consult:")
+	projector := readmodel.NewProjector(store, in.Bus, 0, log)
+	router := worker.New(in.Bus, in.Directory, worker.Policy{OfferFor: cfg.OfferFor}, log)
+	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins}, in.Bus, in.Sessions, log)
 	if err != nil {
 		return err
 	}
 	srv := api.New(api.Config{
-		AllowedOrigins: cfg.AllowedOrigins, AcceptWithin: cfg.AcceptWithin, SecureCookies: cfg.SecureCookies,
-		Stream: gw, Metrics: tel.Metrics,
-		Ready: func(ctx context.Context) error { return errors.Join(b.Ready(ctx), store.Ready(ctx)) },
-	}, b, store, dir, sessions, ratelimit.New(rdb, "consult:rl:"), log)
+		AllowedOrigins: cfg.AllowedOrigins, AcceptWithin: cfg.AcceptWithin, SecureCookies: cfg.SecureCookies, Stream: gw,
+		Mount: func(mux *http.ServeMux) { in.Health(mux, log, in.Ready) },
+	}, in.Bus, store, in.Directory, in.Sessions, ratelimit.New(in.Redis, "consult:rl:"), log)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	errc := make(chan error, 5)
-	for name, runFn := range map[string]func(context.Context) error{
-		"projector": projector.Run, "routing": router.Run, "gateway": gw.Run, "directory": dir.Watch,
-	} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := runFn(workCtx); err != nil && workCtx.Err() == nil {
-				errc <- fmt.Errorf("%s: %w", name, err)
-			}
-		}()
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("http: %w", err)
-		}
-	}()
 	fmt.Fprintf(stdout, "consultd listening on http://%s (started in %s; redis %s; nats %s)\n",
 		ln.Addr(), time.Since(start).Round(time.Millisecond), kind(cfg.RedisURL), kind(cfg.NATSURL))
-
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-		log.Error("stopping after a component failed", "err", err)
-	}
-	// Reverse order: stop accepting HTTP, tell stream clients to reconnect, stop consumers;
-	// the deferred cleanup then drains NATS, closes Redis, stops the embedded servers and
-	// flushes telemetry.
-	shutdownWithin(10*time.Second, hs.Shutdown)
-	shutdownWithin(5*time.Second, gw.Shutdown)
-	stopWork()
-	wg.Wait()
-	return err
+	return infra.Serve(ctx, log, &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}, ln,
+		map[string]infra.Component{"projector": projector.Run, "routing": router.Run, "gateway": gw.Run, "directory": in.Directory.Watch},
+		gw.Shutdown)
 }
 
 func kind(url string) string {
@@ -263,10 +199,4 @@ func seed(ctx context.Context, dir *directory.Directory, cfg Config, log *slog.L
 		log.Info("roster seeded", "users", len(dir.Roster().Users))
 	}
 	return nil
-}
-
-func shutdownWithin(d time.Duration, f func(context.Context) error) {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	_ = f(ctx)
 }

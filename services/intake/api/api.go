@@ -5,7 +5,6 @@
 package api
 
 import (
-	"context"
 	_ "embed"
 	"log/slog"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/regionalconsult/broker/pkg/apierror"
 	"github.com/regionalconsult/broker/pkg/bus"
-	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/directory"
 	"github.com/regionalconsult/broker/pkg/ratelimit"
 	"github.com/regionalconsult/broker/pkg/readmodel"
@@ -42,10 +40,8 @@ type Config struct {
 	SecureCookies bool
 	// Stream serves /api/v1/stream: the notify gateway in process, or a proxy to it. Nil: 404.
 	Stream http.Handler
-	// Metrics serves /metrics.
-	Metrics http.Handler
-	// Ready reports what keeps the process from doing its job; nil means ready.
-	Ready func(context.Context) error
+	// Mount adds the process's own routes (health, metrics) to the mux.
+	Mount func(*http.ServeMux)
 }
 
 // Server is the intake API.
@@ -107,10 +103,8 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("GET /api/v1/stream", s.cfg.Stream)
 	}
 
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", s.readyz)
-	if s.cfg.Metrics != nil {
-		mux.Handle("GET /metrics", s.cfg.Metrics)
+	if s.cfg.Mount != nil {
+		s.cfg.Mount(mux)
 	}
 	mux.Handle("/", web.Handler())
 	return otelhttp.NewHandler(s.guard(mux), "intake", otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
@@ -118,18 +112,6 @@ func (s *Server) Handler() http.Handler {
 	}), otelhttp.WithFilter(func(r *http.Request) bool {
 		return !strings.HasPrefix(r.URL.Path, "/static/") && r.URL.Path != "/metrics" && r.URL.Path != "/healthz"
 	}))
-}
-
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if s.cfg.Ready != nil {
-		if err := s.cfg.Ready(ctx); err != nil {
-			apierror.WriteJSON(w, http.StatusServiceUnavailable, apierror.Body{Error: apierror.Detail{Code: consult.Unavailable, Message: err.Error()}})
-			return
-		}
-	}
-	_, _ = w.Write([]byte("ready\n"))
 }
 
 // contentSecurityPolicy lets the app load only its own scripts and styles and talk only to its

@@ -38,10 +38,12 @@ func actor(u roster.User) consult.Actor {
 	return consult.Actor{ID: u.ID, Role: u.Role, ClinicID: u.ClinicID}
 }
 
-// Login limits: per username and per client address, in a sliding minute.
+// Failed logins allowed per window, per username and per client address (a clinic's clinicians
+// may share one address behind NAT, so that budget is larger). Successful logins do not count.
 const (
-	loginLimit  = 10
-	loginWindow = time.Minute
+	failedLoginsPerUser = 10
+	failedLoginsPerAddr = 100
+	failedLoginWindow   = 15 * time.Minute
 )
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -65,19 +67,28 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	for _, key := range []string{"login:user:" + req.Username, "login:addr:" + host} {
-		ok, wait, err := s.limiter.Allow(r.Context(), key, loginLimit, loginWindow)
+	keys := []struct {
+		key   string
+		limit int
+	}{{"login:user:" + req.Username, failedLoginsPerUser}, {"login:addr:" + host, failedLoginsPerAddr}}
+	for _, k := range keys {
+		blocked, wait, err := s.limiter.Blocked(r.Context(), k.key, k.limit)
 		if err != nil {
 			s.log.Warn("login rate limit unavailable; allowing", "err", err)
 			break
 		}
-		if !ok {
-			apierror.Write(w, s.log, apierror.RetryAfter{Err: consult.Errorf(consult.RateLimited, "too many login attempts; try again in a minute"), After: wait})
+		if blocked {
+			apierror.Write(w, s.log, apierror.RetryAfter{Err: consult.Errorf(consult.RateLimited, "too many failed logins; try again later"), After: wait})
 			return
 		}
 	}
 	token, u, err := s.sessions.Login(r.Context(), req.Username, req.Password)
 	if errors.Is(err, session.ErrBadCredentials) {
+		for _, k := range keys {
+			if err := s.limiter.Hit(r.Context(), k.key, failedLoginWindow); err != nil {
+				s.log.Warn("failed login not counted", "err", err)
+			}
+		}
 		apierror.Write(w, s.log, consult.Errorf(consult.Unauthenticated, "wrong username or password"))
 		return
 	}

@@ -1,0 +1,460 @@
+// Package acceptance is the broker's end-to-end contract suite: it drives a running broker only
+// through its public HTTP API and live stream, as browsers and scripts do, and checks the
+// behaviour API.md promises. The same suite runs against consultd in one process and against
+// the separate service binaries.
+package acceptance
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/regionalconsult/broker/pkg/apiclient"
+)
+
+// Target is a running broker seeded with the demo roster, with offer timeouts of 3s for emergent
+// and 1s for urgent consults.
+type Target struct {
+	// Base is the API's origin; StreamBase where the stream is served if elsewhere.
+	Base, StreamBase string
+	// FlushRedis empties Redis, as an operator's FLUSHALL or a failover to an empty replica would.
+	FlushRedis func(t *testing.T)
+	// RestartRouting kills the routing process without warning and starts it again; nil when
+	// routing cannot be restarted alone.
+	RestartRouting func(t *testing.T)
+}
+
+const wait = 10 * time.Second
+
+// Consult is the part of a consult the suite reads.
+type Consult struct {
+	ID         string  `json:"id"`
+	Status     string  `json:"status"`
+	Urgency    string  `json:"urgency"`
+	ClinicID   string  `json:"clinic_id"`
+	AssigneeID *string `json:"assignee_id"`
+	Question   string  `json:"question"`
+	Offer      *struct {
+		SpecialistID string `json:"specialist_id"`
+	} `json:"offer"`
+	Events []struct {
+		Seq          int    `json:"seq"`
+		Type         string `json:"type"`
+		SpecialistID string `json:"specialist_id"`
+	} `json:"events"`
+}
+
+type suite struct {
+	t      *testing.T
+	target Target
+	ctx    context.Context
+}
+
+// Run runs the whole suite against target. Subtests run one after another: they read each
+// other's side effects on shared streams.
+func Run(t *testing.T, target Target) {
+	s := &suite{t: t, target: target, ctx: context.Background()}
+	t.Run("SubmitOfferAcceptResume", s.submitOfferAcceptResume)
+	t.Run("BadInputChangesNothing", s.badInput)
+	t.Run("DeclinesThenEscalationThenAssignment", s.declineEscalateAssign)
+	t.Run("UnansweredOffersExpireOnce", s.expiry)
+	t.Run("SessionsAndOrigins", s.sessionsAndOrigins)
+	t.Run("ReadModelRebuildsAfterRedisFlush", s.redisFlush)
+	t.Run("DeadlineSurvivesRoutingRestart", s.routingRestart)
+}
+
+func (s *suite) client(t *testing.T, user string) *apiclient.Client {
+	t.Helper()
+	c := apiclient.New(s.target.Base)
+	c.StreamBase = s.target.StreamBase
+	require.NoError(t, c.Login(s.ctx, user, "demo"), "login %s", user)
+	return c
+}
+
+func (s *suite) submit(t *testing.T, c *apiclient.Client, urgency, question, key string) (Consult, int) {
+	t.Helper()
+	h := http.Header{}
+	if key != "" {
+		h.Set("Idempotency-Key", key)
+	}
+	var out Consult
+	status, err := c.Do(s.ctx, http.MethodPost, "/api/v1/consults", map[string]any{
+		"urgency": urgency, "specialty": "pediatric-oncology",
+		"patient":  map[string]any{"age_years": 7, "sex": "female", "reference": "HEB-2231"},
+		"question": question, "summary": "ALL, induction day 12. ANC 0.2, T 39.1.", "language": "ar",
+	}, h, &out)
+	require.NoError(t, err)
+	return out, status
+}
+
+func (s *suite) get(t *testing.T, c *apiclient.Client, id string) Consult {
+	t.Helper()
+	var out Consult
+	_, err := c.Do(s.ctx, http.MethodGet, "/api/v1/consults/"+id, nil, nil, &out)
+	require.NoError(t, err)
+	return out
+}
+
+// await reads frames until one of consult id with type typ arrives, and returns it.
+func await(t *testing.T, st *apiclient.Stream, id, typ string) apiclient.Frame {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		f, err := st.Next(time.Until(deadline))
+		require.NoError(t, err, "waiting for %s of %s", typ, id)
+		if f.ConsultID == id && f.Type == typ {
+			return f
+		}
+	}
+}
+
+// collect reads every frame of consult id until one of type last arrives.
+func collect(t *testing.T, st *apiclient.Stream, id, last string) []apiclient.Frame {
+	t.Helper()
+	var out []apiclient.Frame
+	deadline := time.Now().Add(wait)
+	for {
+		f, err := st.Next(time.Until(deadline))
+		require.NoError(t, err, "waiting for %s of %s after %v", last, id, types(out))
+		if f.ConsultID != id {
+			continue
+		}
+		out = append(out, f)
+		if f.Type == last {
+			return out
+		}
+	}
+}
+
+func types(fs []apiclient.Frame) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.Type
+	}
+	return out
+}
+
+func unique(prefix string) string { return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()) }
+
+func (s *suite) submitOfferAcceptResume(t *testing.T) {
+	ref, ref2 := s.client(t, "referrer1"), s.client(t, "referrer2")
+	onc1, onc2, coord := s.client(t, "onc1"), s.client(t, "onc2"), s.client(t, "coord1")
+
+	onc1St, err := onc1.Stream(s.ctx, -1)
+	require.NoError(t, err)
+	defer onc1St.Close()
+	coordSt, err := coord.Stream(s.ctx, -1)
+	require.NoError(t, err)
+	defer coordSt.Close()
+	refSt, err := ref.Stream(s.ctx, -1) // stays open throughout: the authoritative sequence
+	require.NoError(t, err)
+	defer refSt.Close()
+	refDrop, err := ref.Stream(s.ctx, -1) // dropped and resumed with after
+	require.NoError(t, err)
+
+	key := unique("key")
+	question := unique("Febrile neutropenia on induction: start cefepime or escalate?")
+	c, status := s.submit(t, ref, "emergent", question, key)
+	assert.Equal(t, http.StatusCreated, status, "got status %d, want 201", status)
+	require.NotEmpty(t, c.ID)
+
+	again, status := s.submit(t, ref, "emergent", question, key)
+	assert.Equal(t, http.StatusOK, status, "retry with the same Idempotency-Key: got %d, want 200", status)
+	assert.Equal(t, c.ID, again.ID, "retry returned another consult")
+
+	offered := await(t, onc1St, c.ID, "consult.offered")
+	var oc Consult
+	require.NoError(t, json.Unmarshal(offered.Consult, &oc))
+	require.NotNil(t, oc.Offer)
+	assert.Equal(t, "u-onc1", oc.Offer.SpecialistID)
+
+	var list struct {
+		Consults []Consult `json:"consults"`
+	}
+	_, err = ref.Do(s.ctx, http.MethodGet, "/api/v1/consults?limit=200", nil, nil, &list)
+	require.NoError(t, err)
+	n := 0
+	for _, x := range list.Consults {
+		if x.Question == question {
+			n++
+		}
+	}
+	assert.Equal(t, 1, n, "got %d consults with the question, want 1 (the retry must create nothing)", n)
+
+	var accepted Consult
+	_, err = onc1.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/accept", nil, nil, &accepted)
+	require.NoError(t, err)
+	assert.Equal(t, "accepted", accepted.Status)
+	require.NotNil(t, accepted.AssigneeID)
+	assert.Equal(t, "u-onc1", *accepted.AssigneeID)
+
+	status, err = onc2.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/accept", nil, nil, nil)
+	require.Error(t, err)
+	assert.Contains(t, []int{http.StatusConflict, http.StatusForbidden}, status, "second accept: got %d, want 409 or 403", status)
+
+	await(t, coordSt, c.ID, "consult.accepted")
+	lastSeen := await(t, refDrop, c.ID, "consult.accepted").Seq
+	require.NoError(t, refDrop.Close())
+
+	status, err = ref2.Do(s.ctx, http.MethodGet, "/api/v1/consults/"+c.ID, nil, nil, nil)
+	require.Error(t, err)
+	assert.Contains(t, []int{http.StatusForbidden, http.StatusNotFound}, status, "another clinic: got %d, want 403 or 404", status)
+
+	// While the second stream is down: a message, a question back, an answer, the recommendation.
+	for _, step := range []struct {
+		who  *apiclient.Client
+		path string
+		body map[string]string
+	}{
+		{onc1, "/messages", map[string]string{"body": "Start cefepime now; send the latest CBC."}},
+		{onc1, "/request-info", map[string]string{"body": "Blood culture results?"}},
+		{ref, "/messages", map[string]string{"body": "Cultures pending; lactate 1.1."}},
+		{onc1, "/complete", map[string]string{"recommendation": "Cefepime 50 mg/kg q8h; add vancomycin if unstable."}},
+	} {
+		_, err := step.who.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+step.path, step.body, nil, nil)
+		require.NoError(t, err, step.path)
+	}
+	full := collect(t, refSt, c.ID, "consult.completed")
+
+	resumed, err := ref.Stream(s.ctx, int64(lastSeen))
+	require.NoError(t, err)
+	defer resumed.Close()
+	got := collect(t, resumed, c.ID, "consult.completed")
+
+	var want []uint64
+	for _, f := range full {
+		if f.Seq > lastSeen {
+			want = append(want, f.Seq)
+		}
+	}
+	var gotSeqs []uint64
+	for _, f := range got {
+		gotSeqs = append(gotSeqs, f.Seq)
+	}
+	assert.Equal(t, want, gotSeqs, "resumed stream: got seqs %v, want %v", gotSeqs, want)
+	assert.Equal(t, []string{"consult.message", "consult.info_requested", "consult.message", "consult.completed"}, types(got))
+
+	final := s.get(t, ref, c.ID)
+	assert.Equal(t, "completed", final.Status)
+	assert.Len(t, final.Events, 7, "requested, offered, accepted, message, info_requested, message, completed")
+}
+
+func (s *suite) count(t *testing.T, c *apiclient.Client) int {
+	t.Helper()
+	var list struct {
+		Consults   []Consult `json:"consults"`
+		NextCursor string    `json:"next_cursor"`
+	}
+	n, cursor := 0, ""
+	for {
+		_, err := c.Do(s.ctx, http.MethodGet, "/api/v1/consults?limit=200&cursor="+cursor, nil, nil, &list)
+		require.NoError(t, err)
+		n += len(list.Consults)
+		if list.NextCursor == "" {
+			return n
+		}
+		cursor = list.NextCursor
+	}
+}
+
+func (s *suite) badInput(t *testing.T) {
+	ref, coord := s.client(t, "referrer1"), s.client(t, "coord1")
+	valid := func() map[string]any {
+		return map[string]any{"urgency": "urgent", "specialty": "pediatric-oncology",
+			"patient": map[string]any{"age_years": 7, "sex": "female"}, "question": "q"}
+	}
+	with := func(edit func(m map[string]any)) map[string]any { m := valid(); edit(m); return m }
+	patient := func(k string, v any) func(map[string]any) {
+		return func(m map[string]any) { m["patient"].(map[string]any)[k] = v }
+	}
+	before := s.count(t, coord)
+	cases := []struct {
+		name  string
+		body  any
+		field string
+	}{
+		{"missing urgency", with(func(m map[string]any) { delete(m, "urgency") }), "urgency"},
+		{"unknown urgency", with(func(m map[string]any) { m["urgency"] = "whenever" }), "urgency"},
+		{"unknown specialty", with(func(m map[string]any) { m["specialty"] = "astrology" }), "specialty"},
+		{"missing patient", with(func(m map[string]any) { delete(m, "patient") }), "patient"},
+		{"negative age", with(patient("age_years", -1)), "patient.age_years"},
+		{"age over 130", with(patient("age_years", 131)), "patient.age_years"},
+		{"fractional age", with(patient("age_years", 7.5)), "patient.age_years"},
+		{"unknown sex", with(patient("sex", "x")), "patient.sex"},
+		{"long reference", with(patient("reference", strings.Repeat("r", 65))), "patient.reference"},
+		{"empty question", with(func(m map[string]any) { m["question"] = "  " }), "question"},
+		{"long question", with(func(m map[string]any) { m["question"] = strings.Repeat("ب", 2001) }), "question"},
+		{"long summary", with(func(m map[string]any) { m["summary"] = strings.Repeat("s", 20001) }), "summary"},
+		{"bad language", with(func(m map[string]any) { m["language"] = "not a tag!" }), "language"},
+		{"question not text", with(func(m map[string]any) { m["question"] = 42 }), "question"},
+		{"unknown field", with(func(m map[string]any) { m["diagnosis_code"] = "C91.0" }), "diagnosis_code"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, err := ref.Do(s.ctx, http.MethodPost, "/api/v1/consults", tc.body, nil, nil)
+			require.Error(t, err)
+			assert.Equal(t, http.StatusBadRequest, status, "got %d, want 400", status)
+			var apiErr *apiclient.Error
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, "invalid", apiErr.Body.Error.Code)
+			assert.Contains(t, apiErr.Body.Error.Fields, tc.field, "got fields %v, want %s named", apiErr.Body.Error.Fields, tc.field)
+		})
+	}
+	t.Run("malformed JSON", func(t *testing.T) {
+		status, _ := ref.Do(s.ctx, http.MethodPost, "/api/v1/consults", []byte(`{"urgency":`), nil, nil)
+		assert.Equal(t, http.StatusBadRequest, status)
+	})
+	t.Run("oversized body", func(t *testing.T) {
+		big := []byte(`{"question":"` + strings.Repeat("x", 300<<10) + `"}`)
+		status, err := ref.Do(s.ctx, http.MethodPost, "/api/v1/consults", big, nil, nil)
+		require.Error(t, err)
+		assert.Equal(t, http.StatusRequestEntityTooLarge, status, "got %d, want 413", status)
+	})
+	t.Run("long idempotency key", func(t *testing.T) {
+		status, _ := ref.Do(s.ctx, http.MethodPost, "/api/v1/consults", valid(),
+			http.Header{"Idempotency-Key": {strings.Repeat("k", 129)}}, nil)
+		assert.Equal(t, http.StatusBadRequest, status)
+	})
+	t.Run("bad list filter", func(t *testing.T) {
+		for _, q := range []string{"status=lost", "urgency=soon", "limit=0", "limit=201", "limit=x", "cursor=zzz"} {
+			status, _ := coord.Do(s.ctx, http.MethodGet, "/api/v1/consults?"+q, nil, nil, nil)
+			assert.Equal(t, http.StatusBadRequest, status, "GET ?%s: got %d, want 400", q, status)
+		}
+	})
+	t.Run("specialist cannot submit", func(t *testing.T) {
+		status, _ := s.client(t, "onc1").Do(s.ctx, http.MethodPost, "/api/v1/consults", valid(), nil, nil)
+		assert.Equal(t, http.StatusForbidden, status)
+	})
+	assert.Equal(t, before, s.count(t, coord), "bad requests stored consults")
+}
+
+func (s *suite) declineEscalateAssign(t *testing.T) {
+	ref, onc1, onc2, coord := s.client(t, "referrer1"), s.client(t, "onc1"), s.client(t, "onc2"), s.client(t, "coord1")
+	coordSt, err := coord.Stream(s.ctx, -1)
+	require.NoError(t, err)
+	defer coordSt.Close()
+	c, _ := s.submit(t, ref, "emergent", unique("Declined twice"), "")
+	await(t, coordSt, c.ID, "consult.offered")
+	_, err = onc1.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/decline", map[string]string{"reason": "in theatre"}, nil, nil)
+	require.NoError(t, err)
+	second := await(t, coordSt, c.ID, "consult.offered")
+	var sc Consult
+	require.NoError(t, json.Unmarshal(second.Consult, &sc))
+	assert.Equal(t, "u-onc2", sc.Offer.SpecialistID, "after onc1 declined")
+	status, _ := onc1.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/accept", nil, nil, nil)
+	assert.Equal(t, http.StatusConflict, status, "accepting a declined offer: got %d, want 409", status)
+	_, err = onc2.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/decline", nil, nil, nil)
+	require.NoError(t, err)
+	await(t, coordSt, c.ID, "consult.escalated")
+	assert.Equal(t, "escalated", s.get(t, coord, c.ID).Status)
+
+	status, _ = coord.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/assign", map[string]string{"specialist_id": "u-referrer1"}, nil, nil)
+	assert.Equal(t, http.StatusBadRequest, status, "assigning to a referrer")
+	var assigned Consult
+	_, err = coord.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/assign", map[string]string{"specialist_id": "u-hem1"}, nil, &assigned)
+	require.NoError(t, err)
+	assert.Equal(t, "accepted", assigned.Status)
+	require.NotNil(t, assigned.AssigneeID)
+	assert.Equal(t, "u-hem1", *assigned.AssigneeID)
+	await(t, coordSt, c.ID, "consult.assigned")
+	// hem1 now sees it; onc1, who declined, no longer does.
+	s.get(t, s.client(t, "hem1"), c.ID)
+	status, _ = onc1.Do(s.ctx, http.MethodGet, "/api/v1/consults/"+c.ID, nil, nil, nil)
+	assert.Equal(t, http.StatusForbidden, status)
+	_, err = ref.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/cancel", map[string]string{"reason": "transferred"}, nil, nil)
+	require.NoError(t, err)
+	status, _ = ref.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/cancel", nil, nil, nil)
+	assert.Equal(t, http.StatusConflict, status, "cancelling twice")
+}
+
+// expectExpiryChain waits for the urgent consult's offers to run out and checks that each step
+// happened exactly once, in order.
+func expectExpiryChain(t *testing.T, st *apiclient.Stream, id string) {
+	t.Helper()
+	got := collect(t, st, id, "consult.escalated")
+	want := []string{"consult.requested", "consult.offered", "consult.offer_expired", "consult.offered",
+		"consult.offer_expired", "consult.escalated"}
+	assert.Equal(t, want, types(got))
+	extra, err := st.Next(2 * time.Second)
+	if err == nil {
+		assert.NotEqual(t, id, extra.ConsultID, "got an extra %s after escalation", extra.Type)
+	}
+}
+
+func (s *suite) expiry(t *testing.T) {
+	ref, coord := s.client(t, "referrer1"), s.client(t, "coord1")
+	coordSt, err := coord.Stream(s.ctx, -1)
+	require.NoError(t, err)
+	defer coordSt.Close()
+	c, _ := s.submit(t, ref, "urgent", unique("Nobody answers"), "")
+	expectExpiryChain(t, coordSt, c.ID)
+}
+
+func (s *suite) sessionsAndOrigins(t *testing.T) {
+	anon := apiclient.New(s.target.Base)
+	status, _ := anon.Do(s.ctx, http.MethodGet, "/api/v1/consults", nil, nil, nil)
+	assert.Equal(t, http.StatusUnauthorized, status)
+	status, _ = anon.Do(s.ctx, http.MethodPost, "/api/v1/session", map[string]string{"username": "onc1", "password": "wrong"}, nil, nil)
+	assert.Equal(t, http.StatusUnauthorized, status)
+
+	ref := s.client(t, "referrer1")
+	ref.Origin = "https://evil.example"
+	status, _ = ref.Do(s.ctx, http.MethodPost, "/api/v1/consults", map[string]any{}, nil, nil)
+	assert.Equal(t, http.StatusForbidden, status, "state change from a foreign origin")
+	_, err := ref.Stream(s.ctx, -1)
+	var apiErr *apiclient.Error
+	require.ErrorAs(t, err, &apiErr, "stream upgrade from a foreign origin")
+	assert.Equal(t, http.StatusForbidden, apiErr.Status)
+	ref.Origin = s.target.Base
+	st, err := ref.Stream(s.ctx, -1)
+	require.NoError(t, err, "stream upgrade from the serving origin")
+	require.NoError(t, st.Close())
+
+	_, err = ref.Do(s.ctx, http.MethodDelete, "/api/v1/session", nil, nil, nil)
+	require.NoError(t, err)
+	status, _ = ref.Do(s.ctx, http.MethodGet, "/api/v1/session", nil, nil, nil)
+	assert.Equal(t, http.StatusUnauthorized, status, "after logout")
+}
+
+func (s *suite) redisFlush(t *testing.T) {
+	if s.target.FlushRedis == nil {
+		t.Fatal("the target must let the suite flush Redis")
+	}
+	coord := s.client(t, "coord1")
+	before := s.count(t, coord)
+	require.Positive(t, before)
+	s.target.FlushRedis(t)
+	require.Eventually(t, func() bool { return s.count(t, coord) == before }, 20*time.Second, 100*time.Millisecond,
+		"the list did not come back whole after Redis was flushed")
+	// And the service keeps taking consults.
+	c, status := s.submit(t, s.client(t, "referrer1"), "routine", unique("After the flush"), "")
+	assert.Equal(t, http.StatusCreated, status)
+	require.Eventually(t, func() bool { return s.count(t, coord) == before+1 }, 10*time.Second, 100*time.Millisecond)
+	s.get(t, coord, c.ID)
+}
+
+func (s *suite) routingRestart(t *testing.T) {
+	if s.target.RestartRouting == nil {
+		t.Skip("routing runs inside this target's process; the multi-process target restarts it")
+	}
+	ref, coord := s.client(t, "referrer1"), s.client(t, "coord1")
+	coordSt, err := coord.Stream(s.ctx, -1)
+	require.NoError(t, err)
+	defer coordSt.Close()
+	c, _ := s.submit(t, ref, "urgent", unique("Routing dies mid-offer"), "")
+	await(t, coordSt, c.ID, "consult.offered")
+	s.target.RestartRouting(t)
+	got := collect(t, coordSt, c.ID, "consult.escalated")
+	assert.Equal(t, []string{"consult.offer_expired", "consult.offered", "consult.offer_expired", "consult.escalated"}, types(got))
+	extra, err := coordSt.Next(2 * time.Second)
+	if err == nil {
+		assert.NotEqual(t, c.ID, extra.ConsultID, "got an extra %s", extra.Type)
+	}
+}

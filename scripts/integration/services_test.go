@@ -1,0 +1,173 @@
+//go:build integration
+
+// Package integration runs the acceptance suite against the three service binaries as separate
+// processes, with a real nats-server (built from the module version the project pins, with the
+// JetStream settings the deployments use) and a real redis-server, all on loopback ports.
+// Run it with `go test -tags integration ./scripts/integration/`; `make test` does when
+// redis-server is installed, and CI always does.
+package integration
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/regionalconsult/broker/pkg/acceptance"
+	"github.com/regionalconsult/broker/pkg/testenv"
+)
+
+// build compiles the service binaries and nats-server once.
+func build(t *testing.T) string {
+	t.Helper()
+	root := testenv.RepoRoot(t)
+	bin := t.TempDir()
+	for name, pkg := range map[string]string{
+		"intake": "./services/intake", "routing": "./services/routing", "notify": "./services/notify",
+		"nats-server": "github.com/nats-io/nats-server/v2",
+	} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(bin, name), pkg)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "build %s: %s", name, out)
+	}
+	return bin
+}
+
+// proc is a child process that the test can kill and start again.
+type proc struct {
+	t    *testing.T
+	name string
+	path string
+	args []string
+	env  []string
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	log  *os.File
+}
+
+func (p *proc) start() {
+	p.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cmd := exec.Command(p.path, p.args...)
+	cmd.Env = append(os.Environ(), p.env...)
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	require.NoError(p.t, cmd.Start(), "start %s", p.name)
+	p.cmd = cmd
+}
+
+// kill stops the process without warning, as a crash would.
+func (p *proc) kill() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != nil && p.cmd.Process != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		_ = p.cmd.Wait()
+		p.cmd = nil
+	}
+}
+
+func spawn(t *testing.T, dir, name, path string, args []string, env ...string) *proc {
+	t.Helper()
+	f, err := os.Create(filepath.Join(dir, name+".log"))
+	require.NoError(t, err)
+	p := &proc{t: t, name: name, path: path, args: args, env: env, log: f}
+	p.start()
+	t.Cleanup(func() {
+		p.kill()
+		_ = f.Close()
+		if t.Failed() {
+			data, _ := os.ReadFile(f.Name())
+			t.Logf("--- %s log ---\n%s", name, tail(string(data), 4000))
+		}
+	})
+	return p
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+func waitReady(t *testing.T, url string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(url + "/readyz")
+		if err != nil {
+			return false
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 50*time.Millisecond, "%s never became ready", url)
+}
+
+func TestServicesAcceptance(t *testing.T) {
+	if testenv.RedisServerPath() == "" {
+		t.Fatal("this suite needs a real redis-server (apt-get install redis-server)")
+	}
+	bin := build(t)
+	dir := t.TempDir()
+	root := testenv.RepoRoot(t)
+
+	natsPort := testenv.FreePort(t)
+	conf := filepath.Join(dir, "nats.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(`
+listen: 127.0.0.1:%d
+server_name: it-nats
+jetstream {
+  store_dir: %q
+  sync_interval: always
+}
+`, natsPort, filepath.Join(dir, "js"))), 0o600))
+	spawn(t, dir, "nats-server", filepath.Join(bin, "nats-server"), []string{"-c", conf})
+	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
+	rdb, redisURL := testenv.Redis(t)
+
+	ports := map[string]int{"intake": testenv.FreePort(t), "routing": testenv.FreePort(t), "notify": testenv.FreePort(t)}
+	common := []string{"NATS_URL=" + natsURL, "REDIS_URL=" + redisURL}
+	notifyURL := fmt.Sprintf("http://127.0.0.1:%d", ports["notify"])
+	require.Eventually(t, func() bool {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", natsPort), time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond, "nats-server did not start")
+
+	spawn(t, dir, "notify", filepath.Join(bin, "notify"), nil, append(common, fmt.Sprintf("ADDR=127.0.0.1:%d", ports["notify"]))...)
+	routingEnv := append(common, fmt.Sprintf("ADDR=127.0.0.1:%d", ports["routing"]), "OFFER_TIMEOUT_EMERGENT=5s", "OFFER_TIMEOUT_URGENT=1s")
+	routing := spawn(t, dir, "routing", filepath.Join(bin, "routing"), nil, routingEnv...)
+	base := fmt.Sprintf("http://127.0.0.1:%d", ports["intake"])
+	spawn(t, dir, "intake", filepath.Join(bin, "intake"), nil, append(common, fmt.Sprintf("ADDR=127.0.0.1:%d", ports["intake"]),
+		"STREAM_UPSTREAM="+notifyURL, "ROSTER_FILE="+filepath.Join(root, "pkg/roster/demo.json"))...)
+	routingURL := fmt.Sprintf("http://127.0.0.1:%d", ports["routing"])
+	for _, u := range []string{base, routingURL, notifyURL} {
+		waitReady(t, u)
+	}
+
+	acceptance.Run(t, acceptance.Target{
+		Base: base, // the stream goes through intake's forwarding to notify, as browsers use it
+		FlushRedis: func(t *testing.T) {
+			require.NoError(t, rdb.FlushAll(context.Background()).Err())
+		},
+		RestartRouting: func(t *testing.T) {
+			routing.kill()
+			routing.start()
+			waitReady(t, routingURL)
+		},
+	})
+}

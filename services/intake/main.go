@@ -1,0 +1,134 @@
+// Command intake serves the broker's HTTP API and browser app against external NATS and Redis,
+// and keeps the Redis read model behind the list endpoint current. Any number may run side by
+// side. With STREAM_UPSTREAM set it also forwards the live stream to a notify instance, so the
+// browser app and its stream share one origin.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/regionalconsult/broker/pkg/config"
+	"github.com/regionalconsult/broker/pkg/infra"
+	"github.com/regionalconsult/broker/pkg/ratelimit"
+	"github.com/regionalconsult/broker/pkg/readmodel"
+	"github.com/regionalconsult/broker/services/intake/api"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "intake:", err)
+		os.Exit(1)
+	}
+}
+
+// Config is the intake service's configuration.
+type Config struct {
+	Addr           string
+	NATSURL        string
+	RedisURL       string
+	StreamUpstream string
+	RosterFile     string
+	AllowedOrigins []string
+	SecureCookies  bool
+	Replicas       int
+	SessionTTL     time.Duration
+	OTLPEndpoint   string
+	AcceptWithin   map[string]time.Duration
+}
+
+// Validate reports what makes the configuration unusable.
+func (c Config) Validate() error {
+	var errs []error
+	if c.NATSURL == "" {
+		errs = append(errs, errors.New("NATS_URL is required"))
+	}
+	if c.RedisURL == "" {
+		errs = append(errs, errors.New("REDIS_URL is required"))
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("ADDR=%q: want HOST:PORT", c.Addr))
+	}
+	if c.StreamUpstream != "" {
+		if u, err := url.Parse(c.StreamUpstream); err != nil || u.Host == "" {
+			errs = append(errs, fmt.Errorf("STREAM_UPSTREAM=%q: want a URL such as http://notify:8082", c.StreamUpstream))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func load(getenv func(string) string) (Config, error) {
+	env := config.New(getenv)
+	c := Config{
+		Addr:           env.String("ADDR", "127.0.0.1:8080"),
+		NATSURL:        env.String("NATS_URL", ""),
+		RedisURL:       env.String("REDIS_URL", ""),
+		StreamUpstream: env.String("STREAM_UPSTREAM", ""),
+		RosterFile:     env.String("ROSTER_FILE", ""),
+		AllowedOrigins: env.List("ALLOWED_ORIGINS"),
+		SecureCookies:  env.Bool("SECURE_COOKIES", false),
+		Replicas:       env.Int("STREAM_REPLICAS", 1),
+		SessionTTL:     env.Duration("SESSION_TTL", 12*time.Hour),
+		OTLPEndpoint:   env.String("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+		AcceptWithin:   env.PerUrgency("SLA_ACCEPT", 10*time.Minute, time.Hour, 24*time.Hour),
+	}
+	return c, errors.Join(env.Err(), c.Validate())
+}
+
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := load(getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stdout, nil)).With("service", "intake")
+	in, err := infra.Open(ctx, infra.Config{ServiceName: "intake", OTLPEndpoint: cfg.OTLPEndpoint, NATSURL: cfg.NATSURL,
+		RedisURL: cfg.RedisURL, Replicas: cfg.Replicas, SessionTTL: cfg.SessionTTL}, log)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if cfg.RosterFile != "" {
+		data, err := os.ReadFile(cfg.RosterFile)
+		if err != nil {
+			return fmt.Errorf("roster file: %w", err)
+		}
+		if seeded, err := in.Directory.Seed(ctx, data); err != nil {
+			return err
+		} else if seeded {
+			log.Info("roster seeded", "file", cfg.RosterFile)
+		}
+	}
+	var stream http.Handler
+	if cfg.StreamUpstream != "" {
+		up, _ := url.Parse(cfg.StreamUpstream)
+		stream = httputil.NewSingleHostReverseProxy(up) // forwards WebSocket upgrades; keeps Host for the Origin check
+	}
+	store := readmodel.New(in.Redis, "consult:")
+	srv := api.New(api.Config{
+		AllowedOrigins: cfg.AllowedOrigins, AcceptWithin: cfg.AcceptWithin, SecureCookies: cfg.SecureCookies, Stream: stream,
+		Mount: func(mux *http.ServeMux) { in.Health(mux, log, in.Ready) },
+	}, in.Bus, store, in.Directory, in.Sessions, ratelimit.New(in.Redis, "consult:rl:"), log)
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	log.Info("intake listening", "addr", ln.Addr().String())
+	return infra.Serve(ctx, log, &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}, ln,
+		map[string]infra.Component{
+			"projector": readmodel.NewProjector(store, in.Bus, 0, log).Run,
+			"directory": in.Directory.Watch,
+		})
+}

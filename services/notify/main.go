@@ -1,0 +1,97 @@
+// Command notify is the WebSocket gateway: it delivers every consult event to the connected
+// users allowed to see it and replays what a reconnecting client missed, against external NATS
+// and Redis. Any number may run behind a load balancer.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/regionalconsult/broker/pkg/config"
+	"github.com/regionalconsult/broker/pkg/infra"
+	"github.com/regionalconsult/broker/services/notify/gateway"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "notify:", err)
+		os.Exit(1)
+	}
+}
+
+// Config is the notify service's configuration.
+type Config struct {
+	Addr           string
+	NATSURL        string
+	RedisURL       string
+	AllowedOrigins []string
+	Replicas       int
+	OTLPEndpoint   string
+}
+
+// Validate reports what makes the configuration unusable.
+func (c Config) Validate() error {
+	var errs []error
+	if c.NATSURL == "" {
+		errs = append(errs, errors.New("NATS_URL is required"))
+	}
+	if c.RedisURL == "" {
+		errs = append(errs, errors.New("REDIS_URL is required"))
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("ADDR=%q: want HOST:PORT", c.Addr))
+	}
+	return errors.Join(errs...)
+}
+
+func load(getenv func(string) string) (Config, error) {
+	env := config.New(getenv)
+	c := Config{
+		Addr:           env.String("ADDR", "127.0.0.1:8082"),
+		NATSURL:        env.String("NATS_URL", ""),
+		RedisURL:       env.String("REDIS_URL", ""),
+		AllowedOrigins: env.List("ALLOWED_ORIGINS"),
+		Replicas:       env.Int("STREAM_REPLICAS", 1),
+		OTLPEndpoint:   env.String("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+	}
+	return c, errors.Join(env.Err(), c.Validate())
+}
+
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := load(getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stdout, nil)).With("service", "notify")
+	in, err := infra.Open(ctx, infra.Config{ServiceName: "notify", OTLPEndpoint: cfg.OTLPEndpoint, NATSURL: cfg.NATSURL,
+		RedisURL: cfg.RedisURL, Replicas: cfg.Replicas}, log)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins}, in.Bus, in.Sessions, log)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	in.Health(mux, log, in.Ready)
+	mux.Handle("GET /api/v1/stream", gw)
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	log.Info("notify listening", "addr", ln.Addr().String())
+	return infra.Serve(ctx, log, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln,
+		map[string]infra.Component{"gateway": gw.Run, "directory": in.Directory.Watch}, gw.Shutdown)
+}
