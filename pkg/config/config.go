@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +69,17 @@ func (e *Env) Bool(key string, def bool) bool {
 	}
 	e.errs = append(e.errs, fmt.Errorf("%s=%q: want true or false", key, e.getenv(key)))
 	return def
+}
+
+// Level returns key parsed as a log level (debug, info, warn, error), or info when unset.
+func (e *Env) Level(key string) slog.Level {
+	var l slog.Level
+	if v := e.String(key, ""); v != "" {
+		if err := l.UnmarshalText([]byte(v)); err != nil {
+			e.errs = append(e.errs, fmt.Errorf("%s=%q: want debug, info, warn or error", key, v))
+		}
+	}
+	return l
 }
 
 // List returns key split at commas, trimmed, empty items dropped.

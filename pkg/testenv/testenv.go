@@ -153,3 +153,20 @@ func RepoRoot(t testing.TB) string {
 		dir = parent
 	}
 }
+
+// RedisKinds returns a Redis URL per implementation available here, by name ("real",
+// "in-process"), for contract suites that must hold for both.
+func RedisKinds(t testing.TB) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	if path := RedisServerPath(); path != "" {
+		out["real"] = startRedisServer(t, path)
+	} else if os.Getenv("CONSULT_REQUIRE_REAL_REDIS") != "" {
+		t.Fatal("redis-server is not installed but CONSULT_REQUIRE_REAL_REDIS is set")
+	}
+	r, err := embedded.StartRedis("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(r.Close)
+	out["in-process"] = r.URL()
+	return out
+}

@@ -47,6 +47,7 @@ type Config struct {
 	Replicas       int
 	SessionTTL     time.Duration
 	OTLPEndpoint   string
+	LogLevel       slog.Level
 	AcceptWithin   map[string]time.Duration
 }
 
@@ -83,6 +84,7 @@ func load(getenv func(string) string) (Config, error) {
 		Replicas:       env.Int("STREAM_REPLICAS", 1),
 		SessionTTL:     env.Duration("SESSION_TTL", 12*time.Hour),
 		OTLPEndpoint:   env.String("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+		LogLevel:       env.Level("LOG_LEVEL"),
 		AcceptWithin:   env.PerUrgency("SLA_ACCEPT", 10*time.Minute, time.Hour, 24*time.Hour),
 	}
 	return c, errors.Join(env.Err(), c.Validate())
@@ -93,7 +95,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, nil)).With("service", "intake")
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "intake")
 	in, err := infra.Open(ctx, infra.Config{ServiceName: "intake", OTLPEndpoint: cfg.OTLPEndpoint, NATSURL: cfg.NATSURL,
 		RedisURL: cfg.RedisURL, Replicas: cfg.Replicas, SessionTTL: cfg.SessionTTL}, log)
 	if err != nil {

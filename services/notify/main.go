@@ -38,6 +38,7 @@ type Config struct {
 	AllowedOrigins []string
 	Replicas       int
 	OTLPEndpoint   string
+	LogLevel       slog.Level
 }
 
 // Validate reports what makes the configuration unusable.
@@ -64,6 +65,7 @@ func load(getenv func(string) string) (Config, error) {
 		AllowedOrigins: env.List("ALLOWED_ORIGINS"),
 		Replicas:       env.Int("STREAM_REPLICAS", 1),
 		OTLPEndpoint:   env.String("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+		LogLevel:       env.Level("LOG_LEVEL"),
 	}
 	return c, errors.Join(env.Err(), c.Validate())
 }
@@ -73,7 +75,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, nil)).With("service", "notify")
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "notify")
 	in, err := infra.Open(ctx, infra.Config{ServiceName: "notify", OTLPEndpoint: cfg.OTLPEndpoint, NATSURL: cfg.NATSURL,
 		RedisURL: cfg.RedisURL, Replicas: cfg.Replicas}, log)
 	if err != nil {

@@ -38,6 +38,7 @@ type Config struct {
 	RedisURL     string
 	Replicas     int
 	OTLPEndpoint string
+	LogLevel     slog.Level
 	OfferFor     map[string]time.Duration
 }
 
@@ -64,6 +65,7 @@ func load(getenv func(string) string) (Config, error) {
 		RedisURL:     env.String("REDIS_URL", ""),
 		Replicas:     env.Int("STREAM_REPLICAS", 1),
 		OTLPEndpoint: env.String("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+		LogLevel:     env.Level("LOG_LEVEL"),
 		OfferFor:     env.PerUrgency("OFFER_TIMEOUT", 2*time.Minute, 15*time.Minute, 4*time.Hour),
 	}
 	return c, errors.Join(env.Err(), c.Validate())
@@ -74,7 +76,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, nil)).With("service", "routing")
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "routing")
 	in, err := infra.Open(ctx, infra.Config{ServiceName: "routing", OTLPEndpoint: cfg.OTLPEndpoint, NATSURL: cfg.NATSURL,
 		RedisURL: cfg.RedisURL, Replicas: cfg.Replicas}, log)
 	if err != nil {
