@@ -128,7 +128,7 @@ func TestReplayAndFollow(t *testing.T) {
 
 	fctx, cancel := context.WithCancel(ctx)
 	got := make(chan uint64, 10)
-	go func() { _ = b.Follow(fctx, 5, func(e event.Event) error { got <- e.StreamSeq; return nil }) }()
+	go func() { _ = b.Follow(fctx, 5, func(_ context.Context, e event.Event) error { got <- e.StreamSeq; return nil }) }()
 	_, err := b.Append(ctx, nil, request(ulid.Make().String()))
 	require.NoError(t, err)
 	select {
@@ -138,4 +138,42 @@ func TestReplayAndFollow(t *testing.T) {
 		t.Fatal("follow delivered nothing")
 	}
 	cancel()
+}
+
+func TestPoisonMessagesAreTerminatedNotRetried(t *testing.T) {
+	t.Parallel()
+	b, nc := testenv.Bus(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	require.NoError(t, nc.Publish(bus.ConsultSubject("garbage"), []byte("{not json")))
+	bad := request(ulid.Make().String())
+	_, err := b.Append(ctx, nil, bad)
+	require.NoError(t, err)
+	good := request(ulid.Make().String())
+	_, err = b.Append(ctx, nil, good)
+	require.NoError(t, err)
+
+	var mu sync.Mutex
+	seen := map[string]int{}
+	go func() {
+		_ = b.ConsumeEvents(ctx, "poison-test", func(_ context.Context, e event.Event) error {
+			mu.Lock()
+			defer mu.Unlock()
+			seen[e.ConsultID]++
+			if e.ConsultID == bad.ConsultID {
+				return bus.Permanent(assert.AnError)
+			}
+			return nil
+		})
+	}()
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return seen[good.ConsultID] == 1
+	}, 5*time.Second, 10*time.Millisecond, "the message after the poison ones was not handled")
+	time.Sleep(500 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 1, seen[bad.ConsultID], "a permanently failing message was retried")
+	assert.Zero(t, seen["garbage"], "an undecodable message reached the handler")
 }

@@ -98,8 +98,8 @@ func (b *Bus) handle(ctx context.Context, name string, m jetstream.Msg, h func(c
 
 // Follow delivers consult events in stream order, starting after stream sequence after (0 from
 // the beginning), until ctx ends. It is a private ordered consumer: each caller sees every event.
-// h's error stops Follow and is returned.
-func (b *Bus) Follow(ctx context.Context, after uint64, h func(event.Event) error) error {
+// h gets a context carrying the event's trace; its error stops Follow and is returned.
+func (b *Bus) Follow(ctx context.Context, after uint64, h func(context.Context, event.Event) error) error {
 	cons, err := b.js.OrderedConsumer(ctx, ConsultStream, b.orderedFrom(after))
 	if err != nil {
 		return fmt.Errorf("follow: %w", err)
@@ -124,7 +124,11 @@ func (b *Bus) Follow(ctx context.Context, after uint64, h func(event.Event) erro
 			b.log.Error("undecodable event skipped", "seq", seq, "err", err)
 			continue
 		}
-		if err := h(e); err != nil {
+		mctx, span := tracer.Start(extract(ctx, m.Headers()), "follow "+string(e.Type), trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(attribute.String("consult.id", e.ConsultID), attribute.Int64("messaging.stream_seq", int64(seq))))
+		err = h(mctx, e)
+		span.End()
+		if err != nil {
 			return err
 		}
 	}

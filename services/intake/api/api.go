@@ -67,35 +67,47 @@ func New(cfg Config, b *bus.Bus, store *readmodel.Store, dir *directory.Director
 		now: time.Now, submitted: submitted}
 }
 
+// route is one endpoint of the API.
+type route struct {
+	pattern string
+	handler http.HandlerFunc
+}
+
+// routes lists the API's endpoints; the OpenAPI document describes exactly these.
+func (s *Server) routes() []route {
+	return []route{
+		{"POST /api/v1/session", s.login},
+		{"GET /api/v1/session", s.authed(s.currentSession)},
+		{"DELETE /api/v1/session", s.logout},
+
+		{"POST /api/v1/consults", s.authed(s.createConsult)},
+		{"GET /api/v1/consults", s.authed(s.listConsults)},
+		{"GET /api/v1/consults/{id}", s.authed(s.getConsult)},
+		{"POST /api/v1/consults/{id}/accept", s.authed(s.accept)},
+		{"POST /api/v1/consults/{id}/decline", s.authed(s.decline)},
+		{"POST /api/v1/consults/{id}/messages", s.authed(s.postMessage)},
+		{"POST /api/v1/consults/{id}/request-info", s.authed(s.requestInfo)},
+		{"POST /api/v1/consults/{id}/complete", s.authed(s.complete)},
+		{"POST /api/v1/consults/{id}/cancel", s.authed(s.cancel)},
+		{"POST /api/v1/consults/{id}/assign", s.authed(s.assign)},
+
+		{"GET /api/v1/oncall", s.authed(s.onCall)},
+		{"GET /api/v1/specialties", s.authed(s.specialties)},
+		{"GET /api/v1/specialists", s.authed(s.specialists)},
+		{"GET /api/v1/users/{id}", s.authed(s.user)},
+		{"GET /api/v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			_, _ = w.Write(openAPI)
+		}},
+	}
+}
+
 // Handler returns the routes of the API, the stream and the browser app.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	api := func(pattern string, h http.HandlerFunc) {
-		mux.Handle(pattern, h)
+	for _, r := range s.routes() {
+		mux.Handle(r.pattern, r.handler)
 	}
-	api("POST /api/v1/session", s.login)
-	api("GET /api/v1/session", s.authed(s.currentSession))
-	api("DELETE /api/v1/session", s.logout)
-
-	api("POST /api/v1/consults", s.authed(s.createConsult))
-	api("GET /api/v1/consults", s.authed(s.listConsults))
-	api("GET /api/v1/consults/{id}", s.authed(s.getConsult))
-	api("POST /api/v1/consults/{id}/accept", s.authed(s.accept))
-	api("POST /api/v1/consults/{id}/decline", s.authed(s.decline))
-	api("POST /api/v1/consults/{id}/messages", s.authed(s.postMessage))
-	api("POST /api/v1/consults/{id}/request-info", s.authed(s.requestInfo))
-	api("POST /api/v1/consults/{id}/complete", s.authed(s.complete))
-	api("POST /api/v1/consults/{id}/cancel", s.authed(s.cancel))
-	api("POST /api/v1/consults/{id}/assign", s.authed(s.assign))
-
-	api("GET /api/v1/oncall", s.authed(s.onCall))
-	api("GET /api/v1/specialties", s.authed(s.specialties))
-	api("GET /api/v1/specialists", s.authed(s.specialists))
-	api("GET /api/v1/users/{id}", s.authed(s.user))
-	api("GET /api/v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		_, _ = w.Write(openAPI)
-	})
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {
 		apierror.Write(w, s.log, errNotFound("no such endpoint"))
 	})

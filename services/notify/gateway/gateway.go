@@ -109,7 +109,7 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, sessions Sessions, log *sl
 // Run follows the consult stream and publishes every event to the hub until ctx ends.
 func (g *Gateway) Run(ctx context.Context) error {
 	start := g.hub.Seq()
-	return g.bus.Follow(ctx, start, func(e event.Event) error {
+	return g.bus.Follow(ctx, start, func(ctx context.Context, e event.Event) error {
 		before, err := g.stateBefore(ctx, e, g.states)
 		if err != nil {
 			g.log.Error("event not delivered: consult history unreadable", "consult_id", e.ConsultID, "seq", e.StreamSeq, "err", err)
