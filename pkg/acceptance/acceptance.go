@@ -404,11 +404,23 @@ func (s *suite) sessionsAndOrigins(t *testing.T) {
 	status, _ = anon.Do(s.ctx, http.MethodPost, "/api/v1/session", map[string]string{"username": "onc1", "password": "wrong"}, nil, nil)
 	assert.Equal(t, http.StatusUnauthorized, status)
 
+	guesser := apiclient.New(s.target.Base)
+	name := unique("nobody")
+	for i := range 10 {
+		status, _ = guesser.Do(s.ctx, http.MethodPost, "/api/v1/session", map[string]string{"username": name, "password": "guess"}, nil, nil)
+		require.Equal(t, http.StatusUnauthorized, status, "failed login %d", i+1)
+	}
+	status, err := guesser.Do(s.ctx, http.MethodPost, "/api/v1/session", map[string]string{"username": name, "password": "guess"}, nil, nil)
+	assert.Equal(t, http.StatusTooManyRequests, status, "the 11th failed login in a row: got %d, want 429", status)
+	var limited *apiclient.Error
+	require.ErrorAs(t, err, &limited)
+	assert.Equal(t, "rate_limited", limited.Body.Error.Code)
+
 	ref := s.client(t, "referrer1")
 	ref.Origin = "https://evil.example"
 	status, _ = ref.Do(s.ctx, http.MethodPost, "/api/v1/consults", map[string]any{}, nil, nil)
 	assert.Equal(t, http.StatusForbidden, status, "state change from a foreign origin")
-	_, err := ref.Stream(s.ctx, -1)
+	_, err = ref.Stream(s.ctx, -1)
 	var apiErr *apiclient.Error
 	require.ErrorAs(t, err, &apiErr, "stream upgrade from a foreign origin")
 	assert.Equal(t, http.StatusForbidden, apiErr.Status)
