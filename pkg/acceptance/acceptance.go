@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -427,10 +428,23 @@ func (s *suite) sessionsAndOrigins(t *testing.T) {
 	ref.Origin = s.target.Base
 	st, err := ref.Stream(s.ctx, -1)
 	require.NoError(t, err, "stream upgrade from the serving origin")
-	require.NoError(t, st.Close())
+	defer st.Close()
 
 	_, err = ref.Do(s.ctx, http.MethodDelete, "/api/v1/session", nil, nil, nil)
 	require.NoError(t, err)
+	// The revocation reaches the gateway at once; its periodic session check (every 10 s) is
+	// not what closes the stream here.
+	closedBy := time.After(5 * time.Second)
+	for open := true; open; {
+		select {
+		case _, open = <-st.Frames():
+		case <-closedBy:
+			t.Fatal("the stream was still open 5s after logout")
+		}
+	}
+	var closed *websocket.CloseError
+	require.ErrorAs(t, st.Err(), &closed, "the stream must be closed by the server after logout")
+	assert.Equal(t, 4001, closed.Code, "close code after logout")
 	status, _ = ref.Do(s.ctx, http.MethodGet, "/api/v1/session", nil, nil, nil)
 	assert.Equal(t, http.StatusUnauthorized, status, "after logout")
 }

@@ -105,6 +105,32 @@ func (s *Store) Revoke(ctx context.Context, token string) error {
 	return nil
 }
 
+// WatchRevoked calls revoked with the Key of every session revoked on any instance, as it
+// happens, until ctx ends.
+func (s *Store) WatchRevoked(ctx context.Context, revoked func(key string)) error {
+	w, err := s.kv.WatchAll(ctx, jetstream.UpdatesOnly(), jetstream.MetaOnly())
+	if err != nil {
+		return fmt.Errorf("watch sessions: %w", err)
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil
+			}
+			if e != nil && (e.Operation() == jetstream.KeyValueDelete || e.Operation() == jetstream.KeyValuePurge) {
+				revoked(e.Key())
+			}
+		}
+	}
+}
+
+// Key identifies a session without revealing its token.
+func Key(token string) string { return key(token) }
+
 // key stores only a hash of the token, so the bucket's contents cannot be replayed as cookies.
 func key(token string) string {
 	sum := sha256.Sum256([]byte(token))

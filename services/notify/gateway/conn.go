@@ -38,6 +38,8 @@ func (g *Gateway) serve(ctx context.Context, conn *websocket.Conn, u roster.User
 		}
 	}
 
+	revoked, release := g.watchSession(session.Key(token))
+	defer release()
 	gone := make(chan struct{})
 	go g.read(conn, gone)
 	ping := time.NewTicker(g.cfg.PingEvery)
@@ -57,7 +59,10 @@ func (g *Gateway) serve(ctx context.Context, conn *websocket.Conn, u roster.User
 			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
 				return
 			}
-		case <-check.C:
+		case <-revoked:
+			g.close(conn, CloseSessionEnded, "session ended")
+			return
+		case <-check.C: // catches expiry and a user disabled in the roster
 			if _, err := g.sessions.Lookup(ctx, token); errors.Is(err, session.ErrNoSession) {
 				g.close(conn, CloseSessionEnded, "session ended")
 				return

@@ -61,9 +61,10 @@ func (c *Config) defaults() {
 	}
 }
 
-// Sessions checks a session token.
+// Sessions checks session tokens and reports revocations.
 type Sessions interface {
 	Lookup(ctx context.Context, token string) (roster.User, error)
+	WatchRevoked(ctx context.Context, revoked func(key string)) error
 }
 
 // Gateway serves /api/v1/stream.
@@ -77,6 +78,9 @@ type Gateway struct {
 	upgrader websocket.Upgrader
 	stop     chan struct{}
 	stopOnce sync.Once
+	// bySession holds, per session key, a channel closed when that session is revoked.
+	mu        sync.Mutex
+	bySession map[string]*revocation
 	conns    sync.WaitGroup
 	now      func() time.Time
 
@@ -95,7 +99,7 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, sessions Sessions, log *sl
 	connected, _ := m.Int64UpDownCounter("stream_connections", metric.WithDescription("open stream connections"))
 	delivered, _ := m.Int64Counter("stream_frames_total", metric.WithDescription("events published to this instance's hub"))
 	g := &Gateway{cfg: cfg, bus: b, sessions: sessions, hub: hub.New(last), states: consult.NewCache(20000), log: log,
-		stop: make(chan struct{}), now: time.Now, connected: connected, delivered: delivered}
+		stop: make(chan struct{}), bySession: map[string]*revocation{}, now: time.Now, connected: connected, delivered: delivered}
 	g.upgrader = websocket.Upgrader{
 		ReadBufferSize:  512,
 		WriteBufferSize: 4096,
@@ -106,8 +110,54 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, sessions Sessions, log *sl
 	return g, nil
 }
 
-// Run follows the consult stream and publishes every event to the hub until ctx ends.
+// Run follows the consult stream and publishes every event to the hub, and closes the
+// connections of revoked sessions, until ctx ends.
 func (g *Gateway) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- g.sessions.WatchRevoked(ctx, g.revoke) }()
+	err := g.follow(ctx)
+	if werr := <-errc; err == nil {
+		err = werr
+	}
+	return err
+}
+
+// revocation is closed when a session ends; every connection of that session waits on it.
+type revocation struct {
+	users int
+	ended chan struct{}
+}
+
+// watchSession returns a channel closed when the session with key is revoked, and a function
+// to call when the connection no longer needs it.
+func (g *Gateway) watchSession(key string) (<-chan struct{}, func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r := g.bySession[key]
+	if r == nil {
+		r = &revocation{ended: make(chan struct{})}
+		g.bySession[key] = r
+	}
+	r.users++
+	return r.ended, func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if r.users--; r.users == 0 && g.bySession[key] == r {
+			delete(g.bySession, key)
+		}
+	}
+}
+
+func (g *Gateway) revoke(key string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if r := g.bySession[key]; r != nil {
+		close(r.ended)
+		delete(g.bySession, key)
+	}
+}
+
+func (g *Gateway) follow(ctx context.Context) error {
 	start := g.hub.Seq()
 	return g.bus.Follow(ctx, start, func(ctx context.Context, e event.Event) error {
 		before, err := g.stateBefore(ctx, e, g.states)
