@@ -1,0 +1,161 @@
+// Client state: the signed-in user, the consults it may see (kept current by the
+// live stream), display names, specialties.
+import { api, enc } from './api.js';
+import { strings } from './strings.js';
+
+export const state = { me: null, consults: new Map(), specialties: [], conn: 'offline', loaded: false };
+export const OPEN = (c) => c.status !== 'completed' && c.status !== 'cancelled';
+export const URGENCY_ORDER = { emergent: 0, urgent: 1, routine: 2 };
+
+// Many changes, one render. (A timer, not requestAnimationFrame: that pauses in
+// background tabs, where the title must still count new offers.)
+const listeners = new Set();
+let scheduled = false;
+export const onChange = (fn) => listeners.add(fn);
+export function changed() {
+  if (scheduled) return;
+  scheduled = true;
+  setTimeout(() => { scheduled = false; for (const fn of listeners) fn(); }, 10);
+}
+
+const touched = new Map(); // id -> time of the last accepted merge
+
+// merge keeps the later copy: stream frames and HTTP answers race, and the copy
+// with more events is the later state.
+export function merge(c) {
+  if (!c || !c.id) return false;
+  const old = state.consults.get(c.id);
+  if (old) {
+    const newer = Array.isArray(c.events) && Array.isArray(old.events)
+      ? c.events.length >= old.events.length : String(c.updated_at) >= String(old.updated_at);
+    if (!newer) return false;
+  }
+  state.consults.set(c.id, { ...old, ...c });
+  touched.set(c.id, performance.now());
+  changed();
+  return true;
+}
+
+export function forget(id) { if (state.consults.delete(id)) changed(); }
+
+export async function fetchConsult(id) {
+  merge(await api('GET', `/api/v1/consults/${enc(id)}`));
+  return state.consults.get(id);
+}
+
+// reload fetches every consult this user may see and drops those the server no
+// longer lists (unless the stream brought them in meanwhile).
+let reloading = null;
+export function reload() {
+  const started = performance.now();
+  reloading = reloading || (async () => {
+    const seen = new Set();
+    let cursor = '';
+    for (let page = 0; page < 20; page++) {
+      const r = await api('GET', `/api/v1/consults?limit=200${cursor ? `&cursor=${enc(cursor)}` : ''}`);
+      for (const c of r.consults || []) { seen.add(c.id); merge(c); }
+      cursor = r.next_cursor || '';
+      if (!cursor) break;
+    }
+    if (!cursor) {
+      for (const id of state.consults.keys()) if (!seen.has(id) && touched.get(id) < started) state.consults.delete(id);
+    }
+    state.loaded = true;
+    changed();
+  })().finally(() => { reloading = null; });
+  return reloading;
+}
+
+// nameOf returns a display name now ("…" until it arrives), asking once per id.
+const names = new Map();
+export const rememberName = (id, name) => id && name && names.set(id, name);
+export function nameOf(id) {
+  if (!id) return '';
+  if (id === state.me?.id) return state.me.name;
+  if (!names.has(id)) {
+    names.set(id, '…');
+    const done = (name) => { names.set(id, name || id); changed(); };
+    api('GET', `/api/v1/users/${enc(id)}`).then((r) => done(r.user.name), () => done(id));
+  }
+  return names.get(id);
+}
+
+// Who has it now: the assignee, else whoever holds the live offer.
+export const holderId = (c) => c.assignee_id || (c.status === 'offered' && c.offer?.specialist_id) || '';
+export const holderName = (c) => nameOf(holderId(c)) || strings.form.beingRouted;
+
+export async function loadSpecialties() {
+  if (state.specialties.length) return;
+  state.specialties = (await api('GET', '/api/v1/specialties')).specialties || [];
+  changed();
+}
+export function specialtyName(slug) {
+  const n = state.specialties.find((s) => s.slug === slug)?.name;
+  return (n && (n.en || n.ar || n.he)) || slug || '';
+}
+
+// ---- live stream ----
+let ws = null;
+let retryTimer = 0;
+let backoff = 500;
+let failures = 0;
+let sessionEnded = () => {};
+export const setSessionEndedHandler = (fn) => { sessionEnded = fn; };
+
+const seqKey = () => `consults.seq.${state.me?.id}`;
+const lastSeq = () => Number(sessionStorage.getItem(seqKey())) || 0;
+const setConn = (s) => { if (state.conn !== s) { state.conn = s; changed(); } };
+
+export function connect() {
+  clearTimeout(retryTimer);
+  if (!state.me || ws) return;
+  const after = lastSeq();
+  const sock = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/stream${after ? `?after=${after}` : ''}`);
+  ws = sock;
+  // If the stream cannot open soon, still show what the server has.
+  setTimeout(() => { if (ws === sock && sock.readyState !== WebSocket.OPEN) reload().catch(() => {}); }, 3000);
+  sock.onopen = () => {
+    backoff = 500;
+    failures = 0;
+    setConn('live');
+    // Lists load only now: whatever changes from here on arrives as a frame.
+    reload().catch(() => {});
+  };
+  sock.onmessage = (e) => {
+    let f;
+    try { f = JSON.parse(e.data); } catch { return; }
+    if (ws !== sock) return;
+    if (typeof f.seq === 'number') sessionStorage.setItem(seqKey(), String(f.seq));
+    merge(f.consult);
+  };
+  sock.onclose = (e) => {
+    if (ws !== sock) return;
+    ws = null;
+    if (e.code === 4001) { setConn('offline'); sessionEnded(); return; }
+    setConn('reconnecting');
+    // A refused upgrade looks like any drop; a session check tells an expired login apart.
+    if (++failures >= 2) api('GET', '/api/v1/session').catch((err) => err.status === 401 && sessionEnded());
+    retryTimer = setTimeout(connect, Math.min(15000, backoff * (0.75 + Math.random() / 2)));
+    backoff = Math.min(backoff * 2, 15000);
+  };
+}
+
+export function disconnect() {
+  clearTimeout(retryTimer);
+  const sock = ws;
+  ws = null;
+  sock?.close(1000);
+  backoff = 500;
+  failures = 0;
+  setConn('offline');
+}
+
+// Come back at once when the device's network returns.
+window.addEventListener('online', () => { if (state.me && !ws) { backoff = 500; connect(); } });
+
+export function resetState() {
+  Object.assign(state, { me: null, loaded: false });
+  state.consults.clear();
+  touched.clear();
+  names.clear();
+}

@@ -1,0 +1,103 @@
+// Package web serves the clinicians' browser app: static assets embedded in the binary.
+//
+// The app is one page (static/index.html) plus plain ES modules and a style sheet
+// under /static/. Every path that does not name a file gets index.html, so the app's
+// own routes (/inbox, /consults/{id}, ...) survive a reload; paths that look like a
+// file (a dot in the last segment) or live under /static/ or /api/ get a 404 instead
+// of the page. File names are not content-hashed, so every answer says no-cache and
+// carries an ETag: the browser revalidates and usually gets a 304.
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+)
+
+//go:embed static
+var content embed.FS
+
+// contentSecurityPolicy is what the app needs: everything from this origin, nothing
+// inline. It is set only when the surrounding middleware has not already set one.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
+	"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+// asset is one embedded file, read once at start.
+type asset struct {
+	body []byte
+	etag string
+}
+
+// Handler serves the browser app: index.html at / and for client routes, the files
+// of static/ under /static/.
+func Handler() http.Handler {
+	files := map[string]asset{}
+	err := fs.WalkDir(content, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := content.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		files["/"+p] = asset{body: b, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+		return nil
+	})
+	if err != nil {
+		// The files are compiled in; failing to read them is a build defect.
+		panic("web: read embedded assets: " + err.Error())
+	}
+	index, ok := files["/static/index.html"]
+	if !ok {
+		panic("web: static/index.html is not embedded")
+	}
+
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("Referrer-Policy", "same-origin")
+		if h.Get("Content-Security-Policy") == "" {
+			h.Set("Content-Security-Policy", contentSecurityPolicy)
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			h.Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+
+		p := path.Clean("/" + r.URL.Path)
+		switch {
+		case p == "/api" || strings.HasPrefix(p, "/api/"):
+			h.Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"error":{"code":"not_found","message":"No such API endpoint."}}` + "\n"))
+		case p == "/static" || strings.HasPrefix(p, "/static/"):
+			a, ok := files[p]
+			if !ok {
+				http.NotFound(w, r)
+				return
+			}
+			serve(w, r, path.Base(p), a)
+		case strings.Contains(path.Base(p), "."):
+			// Looks like a file (favicon.ico, robots.txt): a page here would only confuse.
+			http.NotFound(w, r)
+		default:
+			serve(w, r, "index.html", index)
+		}
+	})
+}
+
+// serve writes one asset; http.ServeContent picks the content type from the name and
+// answers conditional and range requests against the ETag.
+func serve(w http.ResponseWriter, r *http.Request, name string, a asset) {
+	w.Header().Set("ETag", a.etag)
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
+}
