@@ -128,7 +128,9 @@ func TestReplayAndFollow(t *testing.T) {
 
 	fctx, cancel := context.WithCancel(ctx)
 	got := make(chan uint64, 10)
-	go func() { _ = b.Follow(fctx, 5, func(_ context.Context, e event.Event) error { got <- e.StreamSeq; return nil }) }()
+	go func() {
+		_ = b.Follow(fctx, 5, func(_ context.Context, e event.Event) error { got <- e.StreamSeq; return nil })
+	}()
 	_, err := b.Append(ctx, nil, request(ulid.Make().String()))
 	require.NoError(t, err)
 	select {

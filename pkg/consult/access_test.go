@@ -21,6 +21,7 @@ func TestCanView(t *testing.T) {
 		{"referrer of the same clinic", hRequested, colleague, true},
 		{"referrer of another clinic", hRequested, otherReferrer, false},
 		{"referrer without a clinic", hRequested, clinicless, false},
+		{"referrer without a clinic, consult without a clinic", []event.Event{clinicFree()}, clinicless, false},
 		{"referrer of another clinic after acceptance", hAccepted, otherReferrer, false},
 		{"coordinator while requested", hRequested, coordinator, true},
 		{"coordinator after completion", hCompleted, coordinator, true},
@@ -55,6 +56,15 @@ func TestCanView(t *testing.T) {
 			assert.Equal(t, tt.want, got, "got CanView(%+v) %v, want %v", tt.actor, got, tt.want)
 		})
 	}
+}
+
+// clinicFree is a request that somehow lost its clinic: no referrer without a clinic may see it.
+func clinicFree() event.Event {
+	e := requested()
+	r := *e.Request
+	r.ClinicID = ""
+	e.Request = &r
+	return e
 }
 
 // TestSees checks who receives the event that moved a consult from one state to the next:

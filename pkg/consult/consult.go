@@ -187,7 +187,9 @@ func Apply(c *Consult, e event.Event) (*Consult, error) {
 		}
 	case event.Message:
 		n.Messages = append(n.Messages, Message{ID: e.MessageID, AuthorID: e.ActorID, Body: e.Body, At: e.At, Kind: KindMessage})
-		if n.Status == StatusInfoRequested && e.ActorID != n.Assignee() {
+		// The referring clinic's answer ends the wait for more information; a coordinator's
+		// note does not.
+		if n.Status == StatusInfoRequested && e.ActorRole == RoleReferrer {
 			n.Status = StatusAccepted
 		}
 	case event.InfoRequested:

@@ -72,7 +72,7 @@ func (c *Consult) PostMessage(a Actor, messageID, body string, now time.Time) (e
 		return event.Event{}, Errorf(Conflict, "the consult is %s", c.Status)
 	}
 	e := c.next(event.Message, a.ID, now)
-	e.MessageID, e.Body = messageID, body
+	e.ActorRole, e.MessageID, e.Body = a.Role, messageID, body
 	return e, nil
 }
 

@@ -3,6 +3,7 @@ package consult_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,7 +110,18 @@ func assigned(spec string) event.Event {
 }
 
 func message(actor, body string) event.Event {
-	return event.Event{Type: event.Message, ActorID: actor, MessageID: "m-" + body, Body: body}
+	return event.Event{Type: event.Message, ActorID: actor, ActorRole: roleOf(actor), MessageID: "m-" + body, Body: body}
+}
+
+// roleOf names the role of the fixtures' actors, as PostMessage records it.
+func roleOf(actor string) string {
+	switch {
+	case strings.HasPrefix(actor, "u-referrer"):
+		return consult.RoleReferrer
+	case strings.HasPrefix(actor, "u-coord"):
+		return consult.RoleCoordinator
+	}
+	return consult.RoleSpecialist
 }
 
 func infoRequested(actor, body string) event.Event {

@@ -68,6 +68,8 @@ type Event struct {
 	Position  int       `json:"position"`
 	At        time.Time `json:"at"`
 	ActorID   string    `json:"actor_id"`
+	// ActorRole is the actor's role when it decides how the event folds (a thread message).
+	ActorRole string `json:"actor_role,omitempty"`
 
 	Request        *Request  `json:"request,omitempty"`
 	SpecialistID   string    `json:"specialist_id,omitempty"`

@@ -223,26 +223,30 @@ func (r *Roster) onCall(s Schedule, t time.Time) OnCall {
 	return OnCall{Specialty: s.Specialty, PrimaryID: p, SecondaryID: sec, Until: until.UTC()}
 }
 
-// shift returns the member of rot on duty at t and when that shift ends.
+// shift returns the member of rot on duty at t and when that shift ends. A shift starts at the
+// handoff instant of its first civil day; the duty day of t is the last civil day whose handoff
+// instant is not after t. Handoff instants come from one function, so that the moment the member
+// changes is exactly the previous shift's end, also when the handoff falls in the hour a
+// daylight-saving change skips or repeats.
 func (r *Roster) shift(rot Rotation, t time.Time) (string, time.Time) {
 	if len(rot.Members) == 0 {
 		return "", time.Time{}
 	}
 	anchor, _ := time.ParseInLocation(time.DateOnly, rot.Anchor, r.loc)
 	hand, _ := time.Parse("15:04", rot.Handoff)
+	handoff := func(day time.Time) time.Time {
+		return time.Date(day.Year(), day.Month(), day.Day(), hand.Hour(), hand.Minute(), 0, 0, r.loc)
+	}
 	local := t.In(r.loc)
-	// The duty day starts at the handoff: before it, it is still the previous day's shift.
 	day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)
-	if local.Hour()*60+local.Minute() < hand.Hour()*60+hand.Minute() {
+	if t.Before(handoff(day)) {
 		day = day.AddDate(0, 0, -1)
 	}
 	a := time.Date(anchor.Year(), anchor.Month(), anchor.Day(), 0, 0, 0, 0, time.UTC)
 	days := int(day.Sub(a).Hours() / 24) // whole civil days: both are UTC midnights
 	k := floorDiv(days, rot.ShiftDays)
 	member := rot.Members[mod(k, len(rot.Members))]
-	end := a.AddDate(0, 0, (k+1)*rot.ShiftDays)
-	until := time.Date(end.Year(), end.Month(), end.Day(), hand.Hour(), hand.Minute(), 0, 0, r.loc)
-	return member, until
+	return member, handoff(a.AddDate(0, 0, (k+1)*rot.ShiftDays))
 }
 
 func floorDiv(a, b int) int {

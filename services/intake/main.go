@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -37,54 +36,35 @@ func main() {
 
 // Config is the intake service's configuration.
 type Config struct {
-	Addr           string
-	NATSURL        string
-	RedisURL       string
+	config.Service
 	StreamUpstream string
 	RosterFile     string
 	AllowedOrigins []string
 	SecureCookies  bool
-	Replicas       int
 	SessionTTL     time.Duration
-	OTLPEndpoint   string
-	LogLevel       slog.Level
 	AcceptWithin   map[string]time.Duration
 }
 
 // Validate reports what makes the configuration unusable.
 func (c Config) Validate() error {
-	var errs []error
-	if c.NATSURL == "" {
-		errs = append(errs, errors.New("NATS_URL is required"))
-	}
-	if c.RedisURL == "" {
-		errs = append(errs, errors.New("REDIS_URL is required"))
-	}
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		errs = append(errs, fmt.Errorf("ADDR=%q: want HOST:PORT", c.Addr))
-	}
+	err := c.Service.Validate()
 	if c.StreamUpstream != "" {
-		if u, err := url.Parse(c.StreamUpstream); err != nil || u.Host == "" {
-			errs = append(errs, fmt.Errorf("STREAM_UPSTREAM=%q: want a URL such as http://notify:8082", c.StreamUpstream))
+		if u, perr := url.Parse(c.StreamUpstream); perr != nil || u.Host == "" {
+			err = errors.Join(err, fmt.Errorf("STREAM_UPSTREAM=%q: want a URL such as http://notify:8082", c.StreamUpstream))
 		}
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 func load(getenv func(string) string) (Config, error) {
 	env := config.New(getenv)
 	c := Config{
-		Addr:           env.String("ADDR", "127.0.0.1:8080"),
-		NATSURL:        env.String("NATS_URL", ""),
-		RedisURL:       env.String("REDIS_URL", ""),
+		Service:        env.Service("127.0.0.1:8080"),
 		StreamUpstream: env.String("STREAM_UPSTREAM", ""),
 		RosterFile:     env.String("ROSTER_FILE", ""),
 		AllowedOrigins: env.List("ALLOWED_ORIGINS"),
 		SecureCookies:  env.Bool("SECURE_COOKIES", false),
-		Replicas:       env.Int("STREAM_REPLICAS", 1),
 		SessionTTL:     env.Duration("SESSION_TTL", 12*time.Hour),
-		OTLPEndpoint:   env.String("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
-		LogLevel:       env.Level("LOG_LEVEL"),
 		AcceptWithin:   env.PerUrgency("SLA_ACCEPT", 10*time.Minute, time.Hour, 24*time.Hour),
 	}
 	return c, errors.Join(env.Err(), c.Validate())
@@ -95,7 +75,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "intake")
+	log := cfg.Logger(stdout, "intake")
 	in, err := infra.Open(ctx, infra.Config{ServiceName: "intake", OTLPEndpoint: cfg.OTLPEndpoint, NATSURL: cfg.NATSURL,
 		RedisURL: cfg.RedisURL, Replicas: cfg.Replicas, SessionTTL: cfg.SessionTTL}, log)
 	if err != nil {

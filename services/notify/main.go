@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -32,40 +31,15 @@ func main() {
 
 // Config is the notify service's configuration.
 type Config struct {
-	Addr           string
-	NATSURL        string
-	RedisURL       string
+	config.Service
 	AllowedOrigins []string
-	Replicas       int
-	OTLPEndpoint   string
-	LogLevel       slog.Level
-}
-
-// Validate reports what makes the configuration unusable.
-func (c Config) Validate() error {
-	var errs []error
-	if c.NATSURL == "" {
-		errs = append(errs, errors.New("NATS_URL is required"))
-	}
-	if c.RedisURL == "" {
-		errs = append(errs, errors.New("REDIS_URL is required"))
-	}
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		errs = append(errs, fmt.Errorf("ADDR=%q: want HOST:PORT", c.Addr))
-	}
-	return errors.Join(errs...)
 }
 
 func load(getenv func(string) string) (Config, error) {
 	env := config.New(getenv)
 	c := Config{
-		Addr:           env.String("ADDR", "127.0.0.1:8082"),
-		NATSURL:        env.String("NATS_URL", ""),
-		RedisURL:       env.String("REDIS_URL", ""),
+		Service:        env.Service("127.0.0.1:8082"),
 		AllowedOrigins: env.List("ALLOWED_ORIGINS"),
-		Replicas:       env.Int("STREAM_REPLICAS", 1),
-		OTLPEndpoint:   env.String("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
-		LogLevel:       env.Level("LOG_LEVEL"),
 	}
 	return c, errors.Join(env.Err(), c.Validate())
 }
@@ -75,7 +49,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "notify")
+	log := cfg.Logger(stdout, "notify")
 	in, err := infra.Open(ctx, infra.Config{ServiceName: "notify", OTLPEndpoint: cfg.OTLPEndpoint, NATSURL: cfg.NATSURL,
 		RedisURL: cfg.RedisURL, Replicas: cfg.Replicas}, log)
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -33,40 +32,15 @@ func main() {
 
 // Config is the routing service's configuration.
 type Config struct {
-	Addr         string
-	NATSURL      string
-	RedisURL     string
-	Replicas     int
-	OTLPEndpoint string
-	LogLevel     slog.Level
-	OfferFor     map[string]time.Duration
-}
-
-// Validate reports what makes the configuration unusable.
-func (c Config) Validate() error {
-	var errs []error
-	if c.NATSURL == "" {
-		errs = append(errs, errors.New("NATS_URL is required"))
-	}
-	if c.RedisURL == "" {
-		errs = append(errs, errors.New("REDIS_URL is required"))
-	}
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		errs = append(errs, fmt.Errorf("ADDR=%q: want HOST:PORT", c.Addr))
-	}
-	return errors.Join(errs...)
+	config.Service
+	OfferFor map[string]time.Duration
 }
 
 func load(getenv func(string) string) (Config, error) {
 	env := config.New(getenv)
 	c := Config{
-		Addr:         env.String("ADDR", "127.0.0.1:8081"),
-		NATSURL:      env.String("NATS_URL", ""),
-		RedisURL:     env.String("REDIS_URL", ""),
-		Replicas:     env.Int("STREAM_REPLICAS", 1),
-		OTLPEndpoint: env.String("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
-		LogLevel:     env.Level("LOG_LEVEL"),
-		OfferFor:     env.PerUrgency("OFFER_TIMEOUT", 2*time.Minute, 15*time.Minute, 4*time.Hour),
+		Service:  env.Service("127.0.0.1:8081"),
+		OfferFor: env.PerUrgency("OFFER_TIMEOUT", 2*time.Minute, 15*time.Minute, 4*time.Hour),
 	}
 	return c, errors.Join(env.Err(), c.Validate())
 }
@@ -76,7 +50,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "routing")
+	log := cfg.Logger(stdout, "routing")
 	in, err := infra.Open(ctx, infra.Config{ServiceName: "routing", OTLPEndpoint: cfg.OTLPEndpoint, NATSURL: cfg.NATSURL,
 		RedisURL: cfg.RedisURL, Replicas: cfg.Replicas}, log)
 	if err != nil {

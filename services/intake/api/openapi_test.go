@@ -14,7 +14,7 @@ import (
 // documented operation is served (the stream and the health endpoints by the process's mux).
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	var doc struct {
-		OpenAPI string                               `json:"openapi"`
+		OpenAPI string                                `json:"openapi"`
 		Paths   map[string]map[string]json.RawMessage `json:"paths"`
 	}
 	require.NoError(t, json.Unmarshal(OpenAPI(), &doc))

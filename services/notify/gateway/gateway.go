@@ -81,8 +81,8 @@ type Gateway struct {
 	// bySession holds, per session key, a channel closed when that session is revoked.
 	mu        sync.Mutex
 	bySession map[string]*revocation
-	conns    sync.WaitGroup
-	now      func() time.Time
+	conns     sync.WaitGroup
+	now       func() time.Time
 
 	connected metric.Int64UpDownCounter
 	delivered metric.Int64Counter

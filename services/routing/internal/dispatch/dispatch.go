@@ -56,11 +56,8 @@ func Next(c *consult.Consult, candidates []string, p Policy, now time.Time) (eve
 		}
 	}
 	reason := "nobody on call accepted in time"
-	switch {
-	case len(candidates) == 0:
+	if len(candidates) == 0 {
 		reason = "nobody is on call for " + c.Specialty
-	case len(c.Offered) == 0:
-		reason = "no on-call specialist could be offered the consult"
 	}
 	e, err := c.Escalate(reason, now)
 	return e, err == nil, err

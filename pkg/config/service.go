@@ -1,0 +1,58 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+)
+
+// Service is the configuration every service binary shares.
+type Service struct {
+	// Addr is where the service serves HTTP (ADDR).
+	Addr string
+	// NATSURL and RedisURL locate the infrastructure (NATS_URL, REDIS_URL); both are required.
+	NATSURL, RedisURL string
+	// Replicas is the replication of streams and buckets (STREAM_REPLICAS): 3 on a cluster.
+	Replicas int
+	// OTLPEndpoint receives traces when set (OTEL_EXPORTER_OTLP_ENDPOINT).
+	OTLPEndpoint string
+	// LogLevel is the minimum level logged (LOG_LEVEL).
+	LogLevel slog.Level
+}
+
+// Service reads the shared settings; defaultAddr is the service's own default ADDR.
+func (e *Env) Service(defaultAddr string) Service {
+	return Service{
+		Addr:         e.String("ADDR", defaultAddr),
+		NATSURL:      e.String("NATS_URL", ""),
+		RedisURL:     e.String("REDIS_URL", ""),
+		Replicas:     e.Int("STREAM_REPLICAS", 1),
+		OTLPEndpoint: e.String("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+		LogLevel:     e.Level("LOG_LEVEL"),
+	}
+}
+
+// Validate reports what makes the shared settings unusable.
+func (s Service) Validate() error {
+	var errs []error
+	if s.NATSURL == "" {
+		errs = append(errs, errors.New("NATS_URL is required"))
+	}
+	if s.RedisURL == "" {
+		errs = append(errs, errors.New("REDIS_URL is required"))
+	}
+	if _, _, err := net.SplitHostPort(s.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("ADDR=%q: want HOST:PORT", s.Addr))
+	}
+	if s.Replicas != 1 && s.Replicas != 3 && s.Replicas != 5 {
+		errs = append(errs, fmt.Errorf("STREAM_REPLICAS=%d: want 1, 3 or 5", s.Replicas))
+	}
+	return errors.Join(errs...)
+}
+
+// Logger returns a JSON logger at the configured level, tagged with the service's name.
+func (s Service) Logger(w io.Writer, name string) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: s.LogLevel})).With("service", name)
+}

@@ -1,0 +1,271 @@
+package consult_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/regionalconsult/broker/pkg/consult"
+	"github.com/regionalconsult/broker/pkg/event"
+)
+
+var policy = consult.Policy{
+	KnownSpecialty: func(slug string) bool { return slug == "pediatric-oncology" || slug == "pediatric-hematology" },
+	AcceptWithin:   map[string]time.Duration{"emergent": 15 * time.Minute, "urgent": 2 * time.Hour, "routine": 72 * time.Hour},
+}
+
+// arabic returns n characters of Arabic text: two bytes each in UTF-8, so a limit counted in
+// bytes would refuse it at half the length.
+func arabic(n int) string {
+	const letters = "ابتثجحخدذرزسشصضطظعغفقكلمنهوي"
+	r := []rune(letters)
+	var b strings.Builder
+	for i := range n {
+		b.WriteRune(r[i%len(r)])
+	}
+	return b.String()
+}
+
+func validDraft() consult.Draft {
+	return consult.Draft{
+		Urgency:   "urgent",
+		Specialty: "pediatric-oncology",
+		Patient:   &consult.DraftPatient{AgeYears: ptr(7), Sex: "female", Reference: "HEB-2231"},
+		Question:  "هل يحتاج الطفل إلى خزعة نخاع العظم؟",
+		Summary:   "Pancytopenia, fever for 10 days.",
+		Language:  "ar",
+	}
+}
+
+func TestSubmitValid(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 27, 4, 30, 0, 0, idt)
+	d := validDraft()
+	d.Question = "  \n" + d.Question + "\t "
+	d.Patient.Reference = " HEB-2231 "
+	e, err := consult.Submit(referrer, d, cid, "idem-1", policy, now)
+	require.NoError(t, err)
+
+	assert.Equal(t, event.Requested, e.Type, "got type %s, want requested", e.Type)
+	assert.Equal(t, cid, e.ConsultID, "got consult id %q, want %q", e.ConsultID, cid)
+	assert.Equal(t, 1, e.Position, "got position %d, want 1", e.Position)
+	assert.Equal(t, refID, e.ActorID, "got actor %q, want %q", e.ActorID, refID)
+	assert.True(t, now.Equal(e.At), "got at %v, want %v", e.At, now)
+	assert.Equal(t, time.UTC, e.At.Location(), "got at in %v, want UTC", e.At.Location())
+	require.NotNil(t, e.Request, "got no request, want one")
+	want := event.Request{
+		Urgency: "urgent", Specialty: "pediatric-oncology", ClinicID: "hebron",
+		Patient:  event.Patient{AgeYears: 7, Sex: "female", Reference: "HEB-2231"},
+		Question: "هل يحتاج الطفل إلى خزعة نخاع العظم؟", Summary: "Pancytopenia, fever for 10 days.",
+		Language: "ar", IdempotencyKey: "idem-1", AcceptBy: now.UTC().Add(2 * time.Hour),
+	}
+	assert.Equal(t, want, *e.Request, "got request %+v, want %+v", *e.Request, want)
+
+	c, err := consult.Fold([]event.Event{e})
+	require.NoError(t, err, "the request must open a consult")
+	assert.Equal(t, consult.StatusRequested, c.Status, "got %s, want requested", c.Status)
+}
+
+func TestSubmitAcceptByPerUrgency(t *testing.T) {
+	t.Parallel()
+	for urgency, within := range policy.AcceptWithin {
+		t.Run(urgency, func(t *testing.T) {
+			t.Parallel()
+			d := validDraft()
+			d.Urgency = urgency
+			e, err := consult.Submit(referrer, d, cid, "", policy, t0)
+			require.NoError(t, err)
+			want := t0.Add(within)
+			assert.Equal(t, want, e.Request.AcceptBy, "got accept_by %v, want %v", e.Request.AcceptBy, want)
+		})
+	}
+}
+
+func TestSubmitWho(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		actor consult.Actor
+		want  consult.Code // "" when allowed
+	}{
+		{"referrer of a clinic", referrer, ""},
+		{"referrer without a clinic", clinicless, consult.Forbidden},
+		{"specialist", spec1, consult.Forbidden},
+		{"specialist with a clinic id", consult.Actor{ID: onc1, Role: consult.RoleSpecialist, ClinicID: "hebron"}, consult.Forbidden},
+		{"coordinator", coordinator, consult.Forbidden},
+		{"admin", admin, consult.Forbidden},
+		{"no role", consult.Actor{ID: "u-x", ClinicID: "hebron"}, consult.Forbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e, err := consult.Submit(tt.actor, validDraft(), cid, "", policy, t0)
+			if tt.want == "" {
+				require.NoError(t, err)
+				assert.Equal(t, tt.actor.ClinicID, e.Request.ClinicID, "got clinic %q, want the referrer's %q", e.Request.ClinicID, tt.actor.ClinicID)
+				return
+			}
+			requireCode(t, err, tt.want)
+			assert.Zero(t, e, "got event %+v beside the error, want none", e)
+		})
+	}
+}
+
+func TestSubmitFields(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		edit   func(d *consult.Draft)
+		fields map[string]string // nil when the draft is valid
+	}{
+		// urgency
+		{"urgency missing", func(d *consult.Draft) { d.Urgency = "" }, map[string]string{"urgency": "required"}},
+		{"urgency unknown", func(d *consult.Draft) { d.Urgency = "critical" }, map[string]string{"urgency": "must be one of emergent, urgent, routine"}},
+		{"urgency in capitals", func(d *consult.Draft) { d.Urgency = "Urgent" }, map[string]string{"urgency": "must be one of emergent, urgent, routine"}},
+		{"urgency emergent", func(d *consult.Draft) { d.Urgency = "emergent" }, nil},
+		{"urgency routine", func(d *consult.Draft) { d.Urgency = "routine" }, nil},
+
+		// specialty
+		{"specialty missing", func(d *consult.Draft) { d.Specialty = "" }, map[string]string{"specialty": "required"}},
+		{"specialty unknown", func(d *consult.Draft) { d.Specialty = "astrology" }, map[string]string{"specialty": "unknown specialty"}},
+		{"another known specialty", func(d *consult.Draft) { d.Specialty = "pediatric-hematology" }, nil},
+
+		// patient
+		{"patient missing", func(d *consult.Draft) { d.Patient = nil }, map[string]string{"patient": "required"}},
+		{"age missing", func(d *consult.Draft) { d.Patient.AgeYears = nil }, map[string]string{"patient.age_years": "required"}},
+		{"age negative", func(d *consult.Draft) { d.Patient.AgeYears = ptr(-1) }, map[string]string{"patient.age_years": "must be between 0 and 130"}},
+		{"age 131", func(d *consult.Draft) { d.Patient.AgeYears = ptr(131) }, map[string]string{"patient.age_years": "must be between 0 and 130"}},
+		{"age 0", func(d *consult.Draft) { d.Patient.AgeYears = ptr(0) }, nil},
+		{"age 130", func(d *consult.Draft) { d.Patient.AgeYears = ptr(130) }, nil},
+		{"sex missing", func(d *consult.Draft) { d.Patient.Sex = "" }, map[string]string{"patient.sex": "required"}},
+		{"sex unknown value", func(d *consult.Draft) { d.Patient.Sex = "f" }, map[string]string{"patient.sex": "must be one of female, male, other, unknown"}},
+		{"sex male", func(d *consult.Draft) { d.Patient.Sex = "male" }, nil},
+		{"sex other", func(d *consult.Draft) { d.Patient.Sex = "other" }, nil},
+		{"sex unknown", func(d *consult.Draft) { d.Patient.Sex = "unknown" }, nil},
+		{"reference absent", func(d *consult.Draft) { d.Patient.Reference = "" }, nil},
+		{"reference of 64 Arabic characters", func(d *consult.Draft) { d.Patient.Reference = arabic(64) }, nil},
+		{"reference of 65 characters", func(d *consult.Draft) { d.Patient.Reference = arabic(65) },
+			map[string]string{"patient.reference": "must be at most 64 characters"}},
+		{"reference with a control character", func(d *consult.Draft) { d.Patient.Reference = "HEB\x1b2231" },
+			map[string]string{"patient.reference": "must not contain control characters"}},
+
+		// question
+		{"question missing", func(d *consult.Draft) { d.Question = "" }, map[string]string{"question": "required"}},
+		{"question only whitespace", func(d *consult.Draft) { d.Question = " \t\r\n\u00a0\u3000 " }, map[string]string{"question": "required"}},
+		{"question of one character", func(d *consult.Draft) { d.Question = "؟" }, nil},
+		{"question of 2000 Arabic characters", func(d *consult.Draft) { d.Question = arabic(2000) }, nil},
+		{"question of 2000 characters padded with spaces", func(d *consult.Draft) { d.Question = "  " + arabic(2000) + "  " }, nil},
+		{"question of 2001 Arabic characters", func(d *consult.Draft) { d.Question = arabic(2001) },
+			map[string]string{"question": "must be at most 2000 characters"}},
+		{"question with line breaks and tabs", func(d *consult.Draft) { d.Question = "line one\nline two\r\n\tindented" }, nil},
+		{"question with NUL", func(d *consult.Draft) { d.Question = "why\x00not" },
+			map[string]string{"question": "must not contain control characters"}},
+		{"question with bell", func(d *consult.Draft) { d.Question = "ring\x07" + " me" },
+			map[string]string{"question": "must not contain control characters"}},
+		{"question with DEL", func(d *consult.Draft) { d.Question = "a\x7fb" },
+			map[string]string{"question": "must not contain control characters"}},
+		{"question with a C1 control", func(d *consult.Draft) { d.Question = "a\u009bb" },
+			map[string]string{"question": "must not contain control characters"}},
+		{"question not UTF-8", func(d *consult.Draft) { d.Question = "bad \xff byte" },
+			map[string]string{"question": "must be valid UTF-8 text"}},
+
+		// summary
+		{"summary absent", func(d *consult.Draft) { d.Summary = "" }, nil},
+		{"summary of 20000 Arabic characters", func(d *consult.Draft) { d.Summary = arabic(20000) }, nil},
+		{"summary of 20001 characters", func(d *consult.Draft) { d.Summary = arabic(20001) },
+			map[string]string{"summary": "must be at most 20000 characters"}},
+		{"summary with a control character", func(d *consult.Draft) { d.Summary = "Hb 6.1\x0c g/dL" },
+			map[string]string{"summary": "must not contain control characters"}},
+
+		// language
+		{"language absent", func(d *consult.Draft) { d.Language = "" }, nil},
+		{"language en", func(d *consult.Draft) { d.Language = "en" }, nil},
+		{"language he-IL", func(d *consult.Draft) { d.Language = "he-IL" }, nil},
+		{"language with script and region", func(d *consult.Draft) { d.Language = "zh-Hant-TW" }, nil},
+		{"language of three letters", func(d *consult.Draft) { d.Language = "apc" }, nil},
+		{"language with an underscore", func(d *consult.Draft) { d.Language = "ar_EG" },
+			map[string]string{"language": "must be a BCP 47 language tag such as ar, he or en"}},
+		{"language as a word", func(d *consult.Draft) { d.Language = "Arabic" },
+			map[string]string{"language": "must be a BCP 47 language tag such as ar, he or en"}},
+		{"language of one letter", func(d *consult.Draft) { d.Language = "a" },
+			map[string]string{"language": "must be a BCP 47 language tag such as ar, he or en"}},
+		{"language with a trailing hyphen", func(d *consult.Draft) { d.Language = "ar-" },
+			map[string]string{"language": "must be a BCP 47 language tag such as ar, he or en"}},
+		{"language with a newline", func(d *consult.Draft) { d.Language = "ar\n" },
+			map[string]string{"language": "must be a BCP 47 language tag such as ar, he or en"}},
+		{"language over 35 characters", func(d *consult.Draft) { d.Language = "en-" + strings.Repeat("abcdefgh-", 4) + "x" },
+			map[string]string{"language": "must be a BCP 47 language tag such as ar, he or en"}},
+
+		// several at once: every field at fault is named
+		{"everything wrong", func(d *consult.Draft) {
+			*d = consult.Draft{Urgency: "now", Patient: &consult.DraftPatient{AgeYears: ptr(200), Sex: "x", Reference: arabic(65)},
+				Question: "   ", Summary: arabic(20001), Language: "??"}
+		}, map[string]string{
+			"urgency": "must be one of emergent, urgent, routine", "specialty": "required",
+			"patient.age_years": "must be between 0 and 130", "patient.sex": "must be one of female, male, other, unknown",
+			"patient.reference": "must be at most 64 characters", "question": "required",
+			"summary": "must be at most 20000 characters", "language": "must be a BCP 47 language tag such as ar, he or en",
+		}},
+		{"empty draft", func(d *consult.Draft) { *d = consult.Draft{} }, map[string]string{
+			"urgency": "required", "specialty": "required", "patient": "required", "question": "required",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			d := validDraft()
+			tt.edit(&d)
+			e, err := consult.Submit(referrer, d, cid, "", policy, t0)
+			if tt.fields == nil {
+				require.NoError(t, err, "got %v, want the draft accepted", err)
+				require.NotNil(t, e.Request)
+				assert.Equal(t, strings.TrimSpace(d.Question), e.Request.Question, "got question %q, want it trimmed", e.Request.Question)
+				return
+			}
+			requireCode(t, err, consult.Invalid)
+			var ce *consult.Error
+			require.ErrorAs(t, err, &ce)
+			assert.Equal(t, tt.fields, ce.Fields, "got fields %v, want %v", ce.Fields, tt.fields)
+			assert.Zero(t, e, "got event %+v beside the error, want none", e)
+		})
+	}
+}
+
+// The limits count characters, not bytes: the Arabic texts at the limit are twice as long in bytes.
+func TestArabicIsTwoBytesPerCharacter(t *testing.T) {
+	t.Parallel()
+	s := arabic(2000)
+	assert.Equal(t, 2000, utf8.RuneCountInString(s), "got %d characters, want 2000", utf8.RuneCountInString(s))
+	assert.Equal(t, 4000, len(s), "got %d bytes, want 4000", len(s))
+}
+
+func TestCheckText(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		s        string
+		min, max int
+		want     string
+	}{
+		{"within", "שלום", 1, 4, ""},
+		{"empty and required", "", 1, 10, "required"},
+		{"empty and optional", "", 0, 10, ""},
+		{"too short", "ab", 3, 10, "too short"},
+		{"too long by one character", "שלום!", 1, 4, "must be at most 4 characters"},
+		{"exactly max in multibyte", "مرحبا", 1, 5, ""},
+		{"invalid UTF-8", "\xc3\x28", 0, 10, "must be valid UTF-8 text"},
+		{"escape", "a\x1b[31m", 0, 10, "must not contain control characters"},
+		{"tab newline carriage return", "a\tb\nc\rd", 0, 10, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := consult.CheckText(tt.s, tt.min, tt.max)
+			assert.Equal(t, tt.want, got, "got %q, want %q", got, tt.want)
+		})
+	}
+}
