@@ -18,7 +18,7 @@ ui-smoke: ## the browser flow in headless Chromium against a fresh consultd
 
 validate-deploy: ## docker-compose.yml, Kubernetes manifests and NATS configs
 	go build -o bin/nats-server github.com/nats-io/nats-server/v2
-	NATS_SERVER=bin/nats-server ./scripts/validate-deploy.sh
+	NATS_SERVER=$(CURDIR)/bin/nats-server ./scripts/validate-deploy.sh
 
 bench: ## submit→offer latency against a running broker (make run in another terminal)
 	go run ./scripts/bench -base http://127.0.0.1:8080 -n 1000 -rate 200

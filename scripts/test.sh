@@ -35,7 +35,7 @@ fi
 if command -v docker-compose >/dev/null && python3 -c 'import yaml' 2>/dev/null; then
   echo "== deployment files"
   go build -o bin/nats-server github.com/nats-io/nats-server/v2
-  NATS_SERVER=bin/nats-server ./scripts/validate-deploy.sh
+  NATS_SERVER="$PWD/bin/nats-server" ./scripts/validate-deploy.sh
 else
   missing "docker-compose or python3-yaml" "deployment files are not validated"
 fi
