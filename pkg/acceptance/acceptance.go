@@ -189,6 +189,15 @@ func (s *suite) submitOfferAcceptResume(t *testing.T) {
 	}
 	assert.Equal(t, 1, n, "got %d consults with the question, want 1 (the retry must create nothing)", n)
 
+	// The specialist opens the offer: a read receipt, recorded once.
+	for range 2 {
+		_, err = onc1.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/seen", nil, nil, nil)
+		require.NoError(t, err)
+	}
+	status, _ = ref.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/seen", nil, nil, nil)
+	assert.Equal(t, http.StatusForbidden, status, "a referrer's read receipt: got %d, want 403", status)
+	await(t, coordSt, c.ID, "consult.seen")
+
 	var accepted Consult
 	_, err = onc1.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/accept", nil, nil, &accepted)
 	require.NoError(t, err)
@@ -244,7 +253,7 @@ func (s *suite) submitOfferAcceptResume(t *testing.T) {
 
 	final := s.get(t, ref, c.ID)
 	assert.Equal(t, "completed", final.Status)
-	assert.Len(t, final.Events, 7, "requested, offered, accepted, message, info_requested, message, completed")
+	assert.Len(t, final.Events, 8, "requested, offered, seen, accepted, message, info_requested, message, completed")
 }
 
 func (s *suite) count(t *testing.T, c *apiclient.Client) int {

@@ -11,14 +11,31 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Deadline names one offer's deadline: the consult and the position of its Offered event.
+// Kinds of deadline.
+const (
+	// Expire ends an unanswered offer.
+	Expire = "expire"
+	// Remind re-alerts the specialist of an offer not yet seen.
+	Remind = "remind"
+)
+
+// Deadline names one moment in an offer's life: the consult, the position of its Offered
+// event, what happens then, and for reminders which one it is.
 type Deadline struct {
 	ConsultID     string    `json:"consult_id"`
 	OfferPosition int       `json:"offer_position"`
+	Kind          string    `json:"kind,omitempty"` // Expire when empty
+	N             int       `json:"n,omitempty"`
 	At            time.Time `json:"at"`
 }
 
-func (d Deadline) key() string { return d.ConsultID + "." + strconv.Itoa(d.OfferPosition) }
+func (d Deadline) key() string {
+	k := d.ConsultID + "." + strconv.Itoa(d.OfferPosition)
+	if d.Kind == Remind {
+		k += ".remind" + strconv.Itoa(d.N)
+	}
+	return k
+}
 
 // Schedule stores d in the deadline stream, which turns it into a due notice at d.At, even if
 // every broker process is down in between. Scheduling the same deadline again is harmless.

@@ -43,6 +43,16 @@ type Offer struct {
 	ExpiresAt    time.Time `json:"expires_at"`
 	// Position is the position of the Offered event, which identifies this offer.
 	Position int `json:"position"`
+	// SeenAt is when the specialist first opened the offer; nil while unseen.
+	SeenAt *time.Time `json:"seen_at"`
+	// Reminders counts the re-alerts sent while the offer was unseen.
+	Reminders int `json:"reminders"`
+}
+
+// Receipt records that a specialist opened the consult.
+type Receipt struct {
+	UserID string    `json:"user_id"`
+	At     time.Time `json:"at"`
 }
 
 // Message is one entry of a consult's clarification thread.
@@ -96,6 +106,7 @@ type Consult struct {
 	Offer          *Offer        `json:"offer"`
 	Recommendation *string       `json:"recommendation"`
 	Messages       []Message     `json:"messages"`
+	Receipts       []Receipt     `json:"receipts"`
 	Events         []EventRef    `json:"events"`
 
 	// Offered lists, in order, every specialist this consult has been offered to.
@@ -150,7 +161,7 @@ func Apply(c *Consult, e event.Event) (*Consult, error) {
 			ID: e.ConsultID, Status: StatusRequested, Urgency: r.Urgency, Specialty: r.Specialty,
 			ClinicID: r.ClinicID, ReferrerID: e.ActorID, Patient: r.Patient, Question: r.Question,
 			Summary: r.Summary, Language: r.Language, CreatedAt: e.At, SLA: SLA{AcceptBy: r.AcceptBy},
-			Messages: []Message{}, IdempotencyKey: r.IdempotencyKey,
+			Messages: []Message{}, Receipts: []Receipt{}, IdempotencyKey: r.IdempotencyKey,
 		}
 		n.record(e)
 		return n, nil
@@ -200,6 +211,18 @@ func Apply(c *Consult, e event.Event) (*Consult, error) {
 		n.Recommendation = &rec
 		n.Status = StatusCompleted
 		n.ClosedAt = e.At
+	case event.Seen:
+		if n.Offer != nil && n.Offer.SpecialistID == e.ActorID && n.Offer.SeenAt == nil {
+			at := e.At
+			n.Offer.SeenAt = &at
+		}
+		if !slices.ContainsFunc(n.Receipts, func(r Receipt) bool { return r.UserID == e.ActorID }) {
+			n.Receipts = append(n.Receipts, Receipt{UserID: e.ActorID, At: e.At})
+		}
+	case event.OfferReminder:
+		if n.Offer != nil {
+			n.Offer.Reminders++
+		}
 	case event.Escalated:
 		n.Offer = nil
 		n.Status = StatusEscalated
@@ -223,10 +246,11 @@ func (c *Consult) record(e event.Event) {
 func (c *Consult) clone() *Consult {
 	n := *c
 	n.Messages = slices.Clone(c.Messages)
+	n.Receipts = slices.Clone(c.Receipts)
 	n.Events = slices.Clone(c.Events)
 	n.Offered = slices.Clone(c.Offered)
 	if c.Offer != nil {
-		o := *c.Offer
+		o := *c.Offer // SeenAt is replaced, never written through, so sharing it is safe
 		n.Offer = &o
 	}
 	return &n

@@ -1,6 +1,7 @@
 package consult
 
 import (
+	"slices"
 	"time"
 
 	"github.com/regionalconsult/broker/pkg/event"
@@ -167,5 +168,32 @@ func (c *Consult) Escalate(reason string, now time.Time) (event.Event, error) {
 	}
 	e := c.next(event.Escalated, "routing", now)
 	e.Reason = reason
+	return e, nil
+}
+
+// MarkSeen records that the specialist holding the live offer, or the assignee, opened the
+// consult. It returns false when there is nothing new to record: receipts are kept once per
+// offer for the holder and once per person.
+func (c *Consult) MarkSeen(a Actor, now time.Time) (event.Event, bool, error) {
+	holder := c.Offer != nil && c.Offer.SpecialistID == a.ID
+	if a.Role != RoleSpecialist || (!holder && c.Assignee() != a.ID) {
+		return event.Event{}, false, Errorf(Forbidden, "only the specialist holding the offer or the assignee sends read receipts")
+	}
+	seen := slices.ContainsFunc(c.Receipts, func(r Receipt) bool { return r.UserID == a.ID })
+	if (holder && c.Offer.SeenAt != nil) || (!holder && seen) {
+		return event.Event{}, false, nil
+	}
+	return c.next(event.Seen, a.ID, now), true, nil
+}
+
+// Remind records the n-th re-alert of the offer made at position offerPos, which must still be
+// live, unseen, not yet expired, and reminded n-1 times: each reminder is sent once.
+func (c *Consult) Remind(offerPos, n int, now time.Time) (event.Event, error) {
+	if c.Offer == nil || c.Offer.Position != offerPos || c.Offer.SeenAt != nil || !now.Before(c.Offer.ExpiresAt) ||
+		c.Offer.Reminders != n-1 {
+		return event.Event{}, Errorf(Conflict, "offer %d needs no reminder", offerPos)
+	}
+	e := c.next(event.OfferReminder, "routing", now)
+	e.SpecialistID = c.Offer.SpecialistID
 	return e, nil
 }

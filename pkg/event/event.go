@@ -25,13 +25,17 @@ const (
 	Escalated     Type = "consult.escalated"
 	Cancelled     Type = "consult.cancelled"
 	Assigned      Type = "consult.assigned"
+	// Seen is a read receipt: the specialist holding the offer, or the assignee, opened it.
+	Seen Type = "consult.seen"
+	// OfferReminder re-alerts a specialist whose live offer has not been seen yet.
+	OfferReminder Type = "consult.offer_reminder"
 )
 
 // Known reports whether t is a type this schema defines.
 func (t Type) Known() bool {
 	switch t {
 	case Requested, Offered, OfferExpired, Declined, Accepted, Message, InfoRequested,
-		Completed, Escalated, Cancelled, Assigned:
+		Completed, Escalated, Cancelled, Assigned, Seen, OfferReminder:
 		return true
 	}
 	return false

@@ -55,6 +55,7 @@ type Config struct {
 	Replicas       int
 	LogLevel       slog.Level
 	OfferFor       map[string]time.Duration
+	RemindEvery    time.Duration
 	AcceptWithin   map[string]time.Duration
 }
 
@@ -99,6 +100,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	c.OTLPEndpoint = env.String("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 	c.Replicas = env.Int("STREAM_REPLICAS", 1)
 	c.OfferFor = env.PerUrgency("OFFER_TIMEOUT", 2*time.Minute, 15*time.Minute, 4*time.Hour)
+	c.RemindEvery = env.Duration("REMIND_EVERY", 2*time.Minute)
 	c.AcceptWithin = env.PerUrgency("SLA_ACCEPT", 10*time.Minute, time.Hour, 24*time.Hour)
 	if err := env.Err(); err != nil {
 		return Config{}, err
@@ -149,7 +151,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	store := readmodel.New(in.Redis, "consult:")
 	projector := readmodel.NewProjector(store, in.Bus, 0, log)
-	router := worker.New(in.Bus, in.Directory, worker.Policy{OfferFor: cfg.OfferFor}, log)
+	router := worker.New(in.Bus, in.Directory, worker.Policy{OfferFor: cfg.OfferFor, RemindEvery: cfg.RemindEvery}, log)
 	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins}, in.Bus, in.Sessions, log)
 	if err != nil {
 		return err

@@ -33,14 +33,16 @@ func main() {
 // Config is the routing service's configuration.
 type Config struct {
 	config.Service
-	OfferFor map[string]time.Duration
+	OfferFor    map[string]time.Duration
+	RemindEvery time.Duration
 }
 
 func load(getenv func(string) string) (Config, error) {
 	env := config.New(getenv)
 	c := Config{
-		Service:  env.Service("127.0.0.1:8081"),
-		OfferFor: env.PerUrgency("OFFER_TIMEOUT", 2*time.Minute, 15*time.Minute, 4*time.Hour),
+		Service:     env.Service("127.0.0.1:8081"),
+		OfferFor:    env.PerUrgency("OFFER_TIMEOUT", 2*time.Minute, 15*time.Minute, 4*time.Hour),
+		RemindEvery: env.Duration("REMIND_EVERY", 2*time.Minute),
 	}
 	return c, errors.Join(env.Err(), c.Validate())
 }
@@ -66,7 +68,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	log.Info("routing running", "health_addr", ln.Addr().String())
 	return infra.Serve(ctx, log, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln,
 		map[string]infra.Component{
-			"routing":   worker.New(in.Bus, in.Directory, worker.Policy{OfferFor: cfg.OfferFor}, log).Run,
+			"routing":   worker.New(in.Bus, in.Directory, worker.Policy{OfferFor: cfg.OfferFor, RemindEvery: cfg.RemindEvery}, log).Run,
 			"directory": in.Directory.Watch,
 		})
 }

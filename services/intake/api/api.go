@@ -90,6 +90,7 @@ func (s *Server) routes() []route {
 		{"POST /api/v1/consults/{id}/complete", s.authed(s.complete)},
 		{"POST /api/v1/consults/{id}/cancel", s.authed(s.cancel)},
 		{"POST /api/v1/consults/{id}/assign", s.authed(s.assign)},
+		{"POST /api/v1/consults/{id}/seen", s.authed(s.seen)},
 
 		{"GET /api/v1/oncall", s.authed(s.onCall)},
 		{"GET /api/v1/specialties", s.authed(s.specialties)},

@@ -197,7 +197,8 @@ func (s *Server) listConsults(w http.ResponseWriter, r *http.Request, u roster.U
 const maxAttempts = 5
 
 // change decides a change on the newest state of the consult and appends it, deciding again
-// if another change got there first. It returns the state after the change and its event.
+// if another change got there first. It returns the state after the change and its event; a
+// decision that returns a zero event changes nothing and gets the current state.
 func (s *Server) change(ctx context.Context, id string, u roster.User,
 	decide func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error)) (*consult.Consult, event.Event, error) {
 	if _, err := ulid.ParseStrict(id); err != nil {
@@ -214,6 +215,9 @@ func (s *Server) change(ctx context.Context, id string, u roster.User,
 		e, err := decide(c, actor(u), s.now())
 		if err != nil {
 			return nil, event.Event{}, err
+		}
+		if e.Type == "" { // the decision found nothing to record
+			return c, e, nil
 		}
 		e.ID = ulid.Make().String()
 		next, err := s.bus.Append(ctx, c, e)
@@ -321,6 +325,14 @@ func (s *Server) assign(w http.ResponseWriter, r *http.Request, u roster.User) {
 	}
 	s.respond(w, r, u, func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error) {
 		return c.Assign(a, req.SpecialistID, now)
+	})
+}
+
+// seen records a read receipt. Opening a consult again records nothing new and still answers 200.
+func (s *Server) seen(w http.ResponseWriter, r *http.Request, u roster.User) {
+	s.respond(w, r, u, func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error) {
+		e, _, err := c.MarkSeen(a, now) // nothing new: a zero event, which change does not append
+		return e, err
 	})
 }
 

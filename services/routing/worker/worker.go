@@ -71,14 +71,44 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 func (w *Worker) onEvent(ctx context.Context, e event.Event) error {
-	if e.Type == event.Offered {
-		// Scheduled from the stored event, not by whoever made the offer: a crash between the
-		// two cannot leave an offer without its deadline.
-		if err := w.bus.Schedule(ctx, bus.Deadline{ConsultID: e.ConsultID, OfferPosition: e.Position, At: e.ExpiresAt}); err != nil {
+	// Deadlines are scheduled from the stored events, not by whoever made the offer or sent the
+	// reminder: a crash between the two cannot leave an offer without them.
+	switch e.Type {
+	case event.Offered:
+		if err := w.bus.Schedule(ctx, bus.Deadline{ConsultID: e.ConsultID, OfferPosition: e.Position, Kind: bus.Expire, At: e.ExpiresAt}); err != nil {
+			return err
+		}
+		if err := w.scheduleReminder(ctx, e); err != nil {
+			return err
+		}
+	case event.OfferReminder:
+		if err := w.scheduleReminder(ctx, e); err != nil {
 			return err
 		}
 	}
 	return w.route(ctx, e.ConsultID)
+}
+
+// scheduleReminder schedules the next re-alert of the offer that e made or reminded of, if it
+// is still live and unseen and the reminder falls before it expires.
+func (w *Worker) scheduleReminder(ctx context.Context, e event.Event) error {
+	c, err := w.bus.Load(ctx, e.ConsultID)
+	if err != nil {
+		return err
+	}
+	o := c.Offer
+	if o == nil || (e.Type == event.Offered && o.Position != e.Position) {
+		return nil
+	}
+	at, ok := w.policy.NextReminder(o, e.At)
+	if !ok {
+		return nil
+	}
+	n := 1
+	if e.Type == event.OfferReminder {
+		n = o.Reminders + 1
+	}
+	return w.bus.Schedule(ctx, bus.Deadline{ConsultID: c.ID, OfferPosition: o.Position, Kind: bus.Remind, N: n, At: at})
 }
 
 // route appends what dispatch decides for the consult's newest state, deciding again when
@@ -90,6 +120,15 @@ func (w *Worker) route(ctx context.Context, id string) error {
 }
 
 func (w *Worker) onDeadline(ctx context.Context, d bus.Deadline) error {
+	if d.Kind == bus.Remind {
+		return w.retry(ctx, d.ConsultID, func(c *consult.Consult, now time.Time) (event.Event, bool, error) {
+			e, err := c.Remind(d.OfferPosition, d.N, now)
+			if consult.ErrorCode(err) == consult.Conflict {
+				return event.Event{}, false, nil // seen, answered, withdrawn or about to expire
+			}
+			return e, err == nil, err
+		})
+	}
 	return w.retry(ctx, d.ConsultID, func(c *consult.Consult, now time.Time) (event.Event, bool, error) {
 		if c.Offer == nil || c.Offer.Position != d.OfferPosition {
 			return event.Event{}, false, nil // answered, withdrawn or already expired

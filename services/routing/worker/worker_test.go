@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -33,9 +34,13 @@ func demo(t *testing.T) demoRoster {
 // the stream can tell: nothing is handed over).
 func startWorker(t *testing.T, b *bus.Bus, offerFor time.Duration) (stop func()) {
 	t.Helper()
+	return startWorkerWith(t, b, worker.Policy{OfferFor: map[string]time.Duration{"emergent": offerFor, "urgent": offerFor, "routine": offerFor}})
+}
+
+func startWorkerWith(t *testing.T, b *bus.Bus, p worker.Policy) (stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	w := worker.New(b, demo(t), worker.Policy{OfferFor: map[string]time.Duration{"emergent": offerFor, "urgent": offerFor, "routine": offerFor}},
-		testenv.Logger(t))
+	w := worker.New(b, demo(t), p, testenv.Logger(t))
 	done := make(chan struct{})
 	go func() { defer close(done); _ = w.Run(ctx) }()
 	var once sync.Once
@@ -121,4 +126,51 @@ func TestAcceptedOfferIsNotExpired(t *testing.T) {
 	require.NoError(t, err)
 	time.Sleep(2500 * time.Millisecond) // past the deadline, which must find nothing to expire
 	assert.Equal(t, []event.Type{event.Requested, event.Offered, event.Accepted}, typesOf(t, b, id))
+}
+
+func TestUnseenOffersAreRemindedUntilSeen(t *testing.T) {
+	t.Parallel()
+	b, _ := testenv.Bus(t)
+	p := worker.Policy{OfferFor: map[string]time.Duration{"urgent": 6 * time.Second}, RemindEvery: time.Second}
+	startWorkerWith(t, b, p)
+	ctx := context.Background()
+
+	unseen := submit(t, b, "urgent")
+	seen := submit(t, b, "urgent")
+	reminders := func(id string) int { return count(typesOf(t, b, id), event.OfferReminder) }
+	require.Eventually(t, func() bool { return reminders(seen) >= 1 }, 10*time.Second, 50*time.Millisecond, "first reminder")
+	c, err := b.Load(ctx, seen)
+	require.NoError(t, err)
+	e, news, err := c.MarkSeen(consult.Actor{ID: c.Offer.SpecialistID, Role: consult.RoleSpecialist}, time.Now())
+	require.NoError(t, err)
+	require.True(t, news)
+	e.ID = ulid.Make().String()
+	_, err = b.Append(ctx, c, e)
+	require.NoError(t, err)
+	before := reminders(seen)
+
+	// The unseen offer is re-alerted until it expires, then the next specialist is.
+	require.Eventually(t, func() bool { return slices.Contains(typesOf(t, b, unseen), event.OfferExpired) }, 15*time.Second, 50*time.Millisecond)
+	hist := typesOf(t, b, unseen)
+	expired := slices.Index(hist, event.OfferExpired)
+	assert.GreaterOrEqual(t, reminders(unseen), 3, "got %v, want a reminder about every second of a 6s offer", hist)
+	for i, typ := range hist {
+		if typ == event.OfferReminder {
+			assert.Less(t, i, expired, "a reminder after the offer expired: %v", hist)
+		}
+	}
+	require.Eventually(t, func() bool { return slices.Contains(typesOf(t, b, seen), event.OfferExpired) }, 15*time.Second, 50*time.Millisecond)
+	hist = typesOf(t, b, seen)
+	first := hist[:slices.Index(hist, event.OfferExpired)] // the next specialist's offer has reminders of its own
+	assert.Equal(t, before, count(first, event.OfferReminder), "reminders after the offer was seen: %v", hist)
+}
+
+func count(types []event.Type, want event.Type) int {
+	n := 0
+	for _, typ := range types {
+		if typ == want {
+			n++
+		}
+	}
+	return n
 }

@@ -13,14 +13,28 @@ import (
 	"github.com/regionalconsult/broker/pkg/roster"
 )
 
-// Policy is how long an offer stays open, per urgency.
+// Policy is how long an offer stays open, per urgency, and how often an unseen offer is
+// re-alerted while it is open.
 type Policy struct {
-	OfferFor map[string]time.Duration
+	OfferFor    map[string]time.Duration
+	RemindEvery time.Duration
 }
 
-// DefaultPolicy is emergent 2 minutes, urgent 15 minutes, routine 4 hours.
+// DefaultPolicy is offers open emergent 2 minutes, urgent 15 minutes, routine 4 hours, with a
+// reminder every 2 minutes while unseen.
 func DefaultPolicy() Policy {
-	return Policy{OfferFor: map[string]time.Duration{"emergent": 2 * time.Minute, "urgent": 15 * time.Minute, "routine": 4 * time.Hour}}
+	return Policy{OfferFor: map[string]time.Duration{"emergent": 2 * time.Minute, "urgent": 15 * time.Minute, "routine": 4 * time.Hour},
+		RemindEvery: 2 * time.Minute}
+}
+
+// NextReminder returns when the offer should be re-alerted after a moment from, if that is
+// before the offer expires.
+func (p Policy) NextReminder(o *consult.Offer, from time.Time) (time.Time, bool) {
+	if p.RemindEvery <= 0 || o == nil || o.SeenAt != nil {
+		return time.Time{}, false
+	}
+	at := from.Add(p.RemindEvery)
+	return at, at.Before(o.ExpiresAt)
 }
 
 // Candidates returns, in order, who should be offered a consult of specialty at t: the primary
