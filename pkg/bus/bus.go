@@ -163,3 +163,12 @@ func (b *Bus) LastSeq(ctx context.Context) (uint64, error) {
 	}
 	return info.State.LastSeq, nil
 }
+
+// StoredAt returns when the consult event at stream sequence seq was stored.
+func (b *Bus) StoredAt(ctx context.Context, seq uint64) (time.Time, error) {
+	m, err := b.consults.GetMsg(ctx, seq)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stored at %d: %w", seq, err)
+	}
+	return m.Time, nil
+}

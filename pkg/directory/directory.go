@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,9 +22,18 @@ const rosterKey = "roster"
 
 // Directory is the live roster.
 type Directory struct {
-	kv  jetstream.KeyValue
-	cur atomic.Pointer[roster.Roster]
-	log *slog.Logger
+	kv        jetstream.KeyValue
+	cur       atomic.Pointer[roster.Roster]
+	log       *slog.Logger
+	mu        sync.Mutex
+	listeners []func(*roster.Roster)
+}
+
+// OnChange registers f to be called with every new roster that Watch applies.
+func (d *Directory) OnChange(f func(*roster.Roster)) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.listeners = append(d.listeners, f)
 }
 
 // Open reads the stored roster (an empty one if none is stored yet).
@@ -101,6 +112,12 @@ func (d *Directory) Watch(ctx context.Context) error {
 				continue
 			}
 			d.log.Info("roster updated", "revision", entry.Revision())
+			d.mu.Lock()
+			listeners := slices.Clone(d.listeners)
+			d.mu.Unlock()
+			for _, f := range listeners {
+				f(d.Roster())
+			}
 		}
 	}
 }

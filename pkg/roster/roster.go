@@ -17,15 +17,17 @@ const Zone = "Asia/Jerusalem"
 
 // User is a person with an account. PasswordHash is a bcrypt hash and never leaves the server.
 type User struct {
-	ID           string   `json:"id"`
-	Username     string   `json:"username"`
-	Name         string   `json:"name"`
-	Role         string   `json:"role"`
-	ClinicID     string   `json:"clinic_id,omitempty"`
-	Specialties  []string `json:"specialties,omitempty"`
-	Languages    []string `json:"languages"`
-	PasswordHash string   `json:"password_hash,omitempty"`
-	Disabled     bool     `json:"disabled,omitempty"`
+	ID          string   `json:"id"`
+	Username    string   `json:"username"`
+	Name        string   `json:"name"`
+	Role        string   `json:"role"`
+	ClinicID    string   `json:"clinic_id,omitempty"`
+	Specialties []string `json:"specialties,omitempty"`
+	Languages   []string `json:"languages"`
+	// Email receives offers while the user has no live connection (specialists).
+	Email        string `json:"email,omitempty"`
+	PasswordHash string `json:"password_hash,omitempty"`
+	Disabled     bool   `json:"disabled,omitempty"`
 }
 
 // Public returns u without its password hash.

@@ -4,7 +4,7 @@
 //
 // Three people in three browser contexts: referrer1 sends an emergent
 // pediatric-oncology consult whose question carries an HTML payload; onc1 sees the
-// offer arrive live and accepts it; referrer1 sees "accepted" live; coord1's queue
+// offer arrive live (the tab title counts it) and accepts it; referrer1 sees "accepted" live; coord1's queue
 // lists it. The payload must show as text everywhere, and no dialog may open.
 // Saves one screenshot per role in OUT and exits non-zero on any failure.
 import { chromium } from 'playwright-core';
@@ -110,7 +110,11 @@ async function main() {
     check(cardText.includes(PAYLOAD), `specialist: offer shows "${cardText}", not the literal question`);
     check(await card.locator('.clock').count() === 1, 'specialist: offer has no countdown');
     await noMarkup(onc, 'inbox');
-    log('specialist: live offer arrived with countdown; accepting');
+    // The tab title counts the live offers onc1 holds.
+    await o.waitForFunction(() => document.title.startsWith('(1)'), null, { timeout: 3000 }).catch(() => {});
+    const title = await o.title();
+    check(title.startsWith('(1)'), `specialist: tab title is "${title}", want it to start with "(1)"`);
+    log(`specialist: live offer arrived with countdown, tab title "${title}"; accepting`);
     await onc.page.screenshot({ path: path.join(OUT, 'specialist-offer.png'), fullPage: true });
     await card.locator('button[data-action="accept"]').click();
     await o.locator(`#consult-detail[data-consult-id="${id}"][data-status="accepted"]`).waitFor();

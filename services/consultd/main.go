@@ -24,10 +24,12 @@ import (
 	"github.com/regionalconsult/broker/pkg/directory"
 	"github.com/regionalconsult/broker/pkg/embedded"
 	"github.com/regionalconsult/broker/pkg/infra"
+	"github.com/regionalconsult/broker/pkg/presence"
 	"github.com/regionalconsult/broker/pkg/ratelimit"
 	"github.com/regionalconsult/broker/pkg/readmodel"
 	"github.com/regionalconsult/broker/pkg/roster"
 	"github.com/regionalconsult/broker/services/intake/api"
+	"github.com/regionalconsult/broker/services/notify/fallback"
 	"github.com/regionalconsult/broker/services/notify/gateway"
 	"github.com/regionalconsult/broker/services/routing/worker"
 )
@@ -56,6 +58,7 @@ type Config struct {
 	LogLevel       slog.Level
 	OfferFor       map[string]time.Duration
 	RemindEvery    time.Duration
+	Mail           fallback.Config
 	AcceptWithin   map[string]time.Duration
 }
 
@@ -101,6 +104,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	c.Replicas = env.Int("STREAM_REPLICAS", 1)
 	c.OfferFor = env.PerUrgency("OFFER_TIMEOUT", 2*time.Minute, 15*time.Minute, 4*time.Hour)
 	c.RemindEvery = env.Duration("REMIND_EVERY", 2*time.Minute)
+	c.Mail = fallback.Settings(env)
 	c.AcceptWithin = env.PerUrgency("SLA_ACCEPT", 10*time.Minute, time.Hour, 24*time.Hour)
 	if err := env.Err(); err != nil {
 		return Config{}, err
@@ -152,10 +156,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	store := readmodel.New(in.Redis, "consult:")
 	projector := readmodel.NewProjector(store, in.Bus, 0, log)
 	router := worker.New(in.Bus, in.Directory, worker.Policy{OfferFor: cfg.OfferFor, RemindEvery: cfg.RemindEvery}, log)
-	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins}, in.Bus, in.Sessions, log)
+	tracker := presence.New(in.Redis, "consult:", 30*time.Second)
+	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins}, in.Bus, in.Sessions, tracker, log)
 	if err != nil {
 		return err
 	}
+	in.Directory.OnChange(gw.RosterChanged)
 	srv := api.New(api.Config{
 		AllowedOrigins: cfg.AllowedOrigins, AcceptWithin: cfg.AcceptWithin, SecureCookies: cfg.SecureCookies, Stream: gw,
 		Mount: func(mux *http.ServeMux) { in.Health(mux, log, in.Ready) },
@@ -165,10 +171,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
+	if cfg.Mail.PublicURL == "" {
+		cfg.Mail.PublicURL = "http://" + ln.Addr().String()
+	}
 	fmt.Fprintf(stdout, "consultd listening on http://%s (started in %s; redis %s; nats %s)\n",
 		ln.Addr(), time.Since(start).Round(time.Millisecond), kind(cfg.RedisURL), kind(cfg.NATSURL))
 	return infra.Serve(ctx, log, &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}, ln,
-		map[string]infra.Component{"projector": projector.Run, "routing": router.Run, "gateway": gw.Run, "directory": in.Directory.Watch},
+		map[string]infra.Component{"projector": projector.Run, "routing": router.Run, "gateway": gw.Run, "directory": in.Directory.Watch,
+			"email": fallback.New(cfg.Mail, in.Bus, in.Redis, tracker, in.Directory, log).Run},
 		gw.Shutdown)
 }
 

@@ -17,6 +17,8 @@ import (
 
 	"github.com/regionalconsult/broker/pkg/config"
 	"github.com/regionalconsult/broker/pkg/infra"
+	"github.com/regionalconsult/broker/pkg/presence"
+	"github.com/regionalconsult/broker/services/notify/fallback"
 	"github.com/regionalconsult/broker/services/notify/gateway"
 )
 
@@ -32,6 +34,7 @@ func main() {
 // Config is the notify service's configuration.
 type Config struct {
 	config.Service
+	Mail           fallback.Config
 	AllowedOrigins []string
 }
 
@@ -40,8 +43,13 @@ func load(getenv func(string) string) (Config, error) {
 	c := Config{
 		Service:        env.Service("127.0.0.1:8082"),
 		AllowedOrigins: env.List("ALLOWED_ORIGINS"),
+		Mail:           fallback.Settings(env),
 	}
-	return c, errors.Join(env.Err(), c.Validate())
+	err := errors.Join(env.Err(), c.Validate())
+	if c.Mail.SMTPAddr != "" && c.Mail.PublicURL == "" {
+		err = errors.Join(err, errors.New("PUBLIC_URL is required with SMTP_ADDR: emails link to it"))
+	}
+	return c, err
 }
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
@@ -56,10 +64,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	defer in.Close()
-	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins}, in.Bus, in.Sessions, log)
+	tracker := presence.New(in.Redis, "consult:", 30*time.Second)
+	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins}, in.Bus, in.Sessions, tracker, log)
 	if err != nil {
 		return err
 	}
+	in.Directory.OnChange(gw.RosterChanged)
 	mux := http.NewServeMux()
 	in.Health(mux, log, in.Ready)
 	mux.Handle("GET /api/v1/stream", gw)
@@ -69,5 +79,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	log.Info("notify listening", "addr", ln.Addr().String())
 	return infra.Serve(ctx, log, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln,
-		map[string]infra.Component{"gateway": gw.Run, "directory": in.Directory.Watch}, gw.Shutdown)
+		map[string]infra.Component{
+			"gateway":   gw.Run,
+			"directory": in.Directory.Watch,
+			"email":     fallback.New(cfg.Mail, in.Bus, in.Redis, tracker, in.Directory, log).Run,
+		}, gw.Shutdown)
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"net"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -23,14 +24,22 @@ const (
 // client goes, falls behind, loses its session, or the gateway shuts down.
 func (g *Gateway) serve(ctx context.Context, conn *websocket.Conn, u roster.User, token string, after uint64, resume bool) {
 	defer conn.Close()
+	if tcp, ok := conn.NetConn().(*net.TCPConn); ok {
+		_ = tcp.SetWriteBuffer(g.cfg.SendBuffer)
+	}
 	actor := consult.Actor{ID: u.ID, Role: u.Role, ClinicID: u.ClinicID}
 	c := hub.NewClient(actor, g.cfg.Queue)
 	live := g.hub.Register(c, after)
 	defer g.hub.Unregister(c)
 	g.connected.Add(ctx, 1)
 	defer g.connected.Add(ctx, -1)
+	defer g.present(ctx, u.ID)()
 
 	if resume && after < live {
+		if at, err := g.bus.StoredAt(ctx, after+1); err == nil && g.now().Sub(at) > g.cfg.ReplayWindow {
+			g.close(conn, CloseHistoryGone, "history older than the replay window: reload, then reconnect without after")
+			return
+		}
 		if err := g.replay(ctx, conn, actor, after, live); err != nil {
 			g.log.Warn("replay failed; closing so the client retries", "user_id", u.ID, "after", after, "err", err)
 			g.close(conn, websocket.CloseTryAgainLater, "replay failed, reconnect")
@@ -52,8 +61,12 @@ func (g *Gateway) serve(ctx context.Context, conn *websocket.Conn, u roster.User
 			if err := g.write(conn, f.Data); err != nil {
 				return
 			}
-		case <-c.Dropped():
-			g.close(conn, CloseSlow, "too slow, resume with after")
+		case <-c.Ended():
+			if c.Reason() == hub.Slow {
+				g.close(conn, CloseSlow, "too slow, resume with after")
+			} else {
+				g.close(conn, CloseSessionEnded, "access changed, authenticate again")
+			}
 			return
 		case <-ping.C:
 			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {

@@ -12,9 +12,11 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/oklog/ulid/v2"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 
@@ -35,6 +37,9 @@ const (
 	CloseSlow = 4008
 	// CloseSessionEnded tells the client to log in again.
 	CloseSessionEnded = 4001
+	// CloseHistoryGone tells the client that `after` is older than the history the gateway
+	// replays: reload state over HTTP, then reconnect without `after`.
+	CloseHistoryGone = 4009
 )
 
 // Config tunes the gateway.
@@ -47,6 +52,12 @@ type Config struct {
 	PingEvery time.Duration
 	// SessionCheck is how often a connection's session is checked again.
 	SessionCheck time.Duration
+	// SendBuffer bounds the kernel's send buffer per connection (bytes), so that a client that
+	// stops reading is noticed after a bounded backlog and costs bounded memory.
+	SendBuffer int
+	// ReplayWindow is how far back a reconnecting client may resume; older `after` values get
+	// CloseHistoryGone. A clinic whose link was down for a day must be able to resume.
+	ReplayWindow time.Duration
 }
 
 func (c *Config) defaults() {
@@ -59,12 +70,26 @@ func (c *Config) defaults() {
 	if c.SessionCheck <= 0 {
 		c.SessionCheck = 10 * time.Second
 	}
+	if c.SendBuffer <= 0 {
+		c.SendBuffer = 64 << 10
+	}
+	if c.ReplayWindow <= 0 {
+		c.ReplayWindow = 72 * time.Hour
+	}
 }
 
 // Sessions checks session tokens and reports revocations.
 type Sessions interface {
 	Lookup(ctx context.Context, token string) (roster.User, error)
 	WatchRevoked(ctx context.Context, revoked func(key string)) error
+}
+
+// Presence records which users have a live connection, shared by every gateway instance.
+type Presence interface {
+	TTL() time.Duration
+	Connected(ctx context.Context, user, conn string) error
+	Disconnected(ctx context.Context, user, conn string) error
+	Refresh(ctx context.Context, conns map[string][]string) error
 }
 
 // Gateway serves /api/v1/stream.
@@ -77,10 +102,14 @@ type Gateway struct {
 	log      *slog.Logger
 	upgrader websocket.Upgrader
 	stop     chan struct{}
-	stopOnce sync.Once
+	stopping bool // guarded by mu
 	// bySession holds, per session key, a channel closed when that session is revoked.
 	mu        sync.Mutex
 	bySession map[string]*revocation
+	presence  Presence
+	instance  string
+	connSeq   atomic.Uint64
+	local     map[string]string // connection id → user id, for presence refreshes
 	conns     sync.WaitGroup
 	now       func() time.Time
 
@@ -88,8 +117,9 @@ type Gateway struct {
 	delivered metric.Int64Counter
 }
 
-// New returns a gateway whose live feed starts at the stream's current end.
-func New(ctx context.Context, cfg Config, b *bus.Bus, sessions Sessions, log *slog.Logger) (*Gateway, error) {
+// New returns a gateway whose live feed starts at the stream's current end. It records
+// presence in p.
+func New(ctx context.Context, cfg Config, b *bus.Bus, sessions Sessions, p Presence, log *slog.Logger) (*Gateway, error) {
 	cfg.defaults()
 	last, err := b.LastSeq(ctx)
 	if err != nil {
@@ -99,13 +129,18 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, sessions Sessions, log *sl
 	connected, _ := m.Int64UpDownCounter("stream_connections", metric.WithDescription("open stream connections"))
 	delivered, _ := m.Int64Counter("stream_frames_total", metric.WithDescription("events published to this instance's hub"))
 	g := &Gateway{cfg: cfg, bus: b, sessions: sessions, hub: hub.New(last), states: consult.NewCache(20000), log: log,
-		stop: make(chan struct{}), bySession: map[string]*revocation{}, now: time.Now, connected: connected, delivered: delivered}
+		stop: make(chan struct{}), bySession: map[string]*revocation{}, presence: p, instance: ulid.Make().String(),
+		local: map[string]string{}, now: time.Now, connected: connected, delivered: delivered}
 	g.upgrader = websocket.Upgrader{
 		ReadBufferSize:  512,
 		WriteBufferSize: 4096,
 		WriteBufferPool: &sync.Pool{},
 		// The Origin is checked before the upgrade, with a JSON 403 a person can read.
 		CheckOrigin: func(*http.Request) bool { return true },
+		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+			apierror.WriteJSON(w, status, apierror.Body{Error: apierror.Detail{Code: consult.Invalid,
+				Message: "a WebSocket upgrade is required: " + reason.Error()}})
+		},
 	}
 	return g, nil
 }
@@ -115,11 +150,53 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, sessions Sessions, log *sl
 func (g *Gateway) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- g.sessions.WatchRevoked(ctx, g.revoke) }()
+	go g.heartbeat(ctx)
 	err := g.follow(ctx)
 	if werr := <-errc; err == nil {
 		err = werr
 	}
 	return err
+}
+
+// heartbeat keeps this instance's connections present until ctx ends.
+func (g *Gateway) heartbeat(ctx context.Context) {
+	t := time.NewTicker(g.presence.TTL() / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			g.mu.Lock()
+			conns := map[string][]string{}
+			for id, user := range g.local {
+				conns[user] = append(conns[user], id)
+			}
+			g.mu.Unlock()
+			if err := g.presence.Refresh(ctx, conns); err != nil {
+				g.log.Warn("presence not refreshed", "err", err)
+			}
+		}
+	}
+}
+
+// present records a new connection of user and returns the function that forgets it.
+func (g *Gateway) present(ctx context.Context, user string) func() {
+	id := g.instance + "-" + strconv.FormatUint(g.connSeq.Add(1), 10)
+	g.mu.Lock()
+	g.local[id] = user
+	g.mu.Unlock()
+	if err := g.presence.Connected(ctx, user, id); err != nil {
+		g.log.Warn("presence not recorded", "user_id", user, "err", err)
+	}
+	return func() {
+		g.mu.Lock()
+		delete(g.local, id)
+		g.mu.Unlock()
+		if err := g.presence.Disconnected(context.WithoutCancel(ctx), user, id); err != nil {
+			g.log.Warn("presence not cleared; it lapses by itself", "user_id", user, "err", err)
+		}
+	}
 }
 
 // revocation is closed when a session ends; every connection of that session waits on it.
@@ -219,7 +296,12 @@ func (g *Gateway) frame(e event.Event, after *consult.Consult) (hub.Frame, error
 // Shutdown tells every connection to reconnect (to another instance, or to this one once it is
 // back) and waits until they have closed or ctx ends.
 func (g *Gateway) Shutdown(ctx context.Context) error {
-	g.stopOnce.Do(func() { close(g.stop) })
+	g.mu.Lock()
+	if !g.stopping {
+		g.stopping = true
+		close(g.stop)
+	}
+	g.mu.Unlock()
 	done := make(chan struct{})
 	go func() { g.conns.Wait(); close(done) }()
 	select {
@@ -227,6 +309,18 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// RosterChanged ends the connections of users who were disabled, removed, or given another
+// role or clinic: what they may see is decided again when they reconnect.
+func (g *Gateway) RosterChanged(r *roster.Roster) {
+	n := g.hub.EndWhere(func(a consult.Actor) bool {
+		u, ok := r.User(a.ID)
+		return !ok || u.Disabled || u.Role != a.Role || u.ClinicID != a.ClinicID
+	}, hub.AccessChanged)
+	if n > 0 {
+		g.log.Info("stream connections closed after a roster change", "connections", n)
 	}
 }
 
@@ -259,17 +353,21 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	select {
-	case <-g.stop:
+	// Counted before the upgrade, under the lock Shutdown takes, so that Shutdown waits for it.
+	g.mu.Lock()
+	stopping := g.stopping
+	if !stopping {
+		g.conns.Add(1)
+	}
+	g.mu.Unlock()
+	if stopping {
 		apierror.Write(w, g.log, consult.Errorf(consult.Unavailable, "this gateway is shutting down; reconnect"))
 		return
-	default:
 	}
+	defer g.conns.Done()
 	conn, err := g.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
-	g.conns.Add(1)
-	defer g.conns.Done()
 	g.serve(context.WithoutCancel(r.Context()), conn, u, token, after, resume)
 }

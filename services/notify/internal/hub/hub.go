@@ -5,18 +5,31 @@ package hub
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/regionalconsult/broker/pkg/consult"
+)
+
+// Reason says why the hub ended a client.
+type Reason int32
+
+// Reasons a client is ended.
+const (
+	// Slow: its queue was full; it resumes with `after`.
+	Slow Reason = iota + 1
+	// AccessChanged: its user was disabled or changed role or clinic; it must authenticate again.
+	AccessChanged
 )
 
 // Client is one connection of one user.
 type Client struct {
 	Actor consult.Actor
-	// Send carries frames to the connection's writer. The hub closes Dropped instead of blocking
-	// when it is full.
-	Send    chan Frame
-	dropped chan struct{}
-	once    sync.Once
+	// Send carries frames to the connection's writer. The hub ends the client instead of
+	// blocking when it is full.
+	Send   chan Frame
+	ended  chan struct{}
+	reason atomic.Int32
+	once   sync.Once
 	// after is the last sequence the client has or will get by replay: live frames at or below
 	// it are not sent again.
 	after uint64
@@ -30,13 +43,37 @@ type Frame struct {
 
 // NewClient returns a client of actor with a queue of queue frames.
 func NewClient(actor consult.Actor, queue int) *Client {
-	return &Client{Actor: actor, Send: make(chan Frame, queue), dropped: make(chan struct{})}
+	return &Client{Actor: actor, Send: make(chan Frame, queue), ended: make(chan struct{})}
 }
 
-// Dropped is closed when the hub gave up on the client because its queue was full.
-func (c *Client) Dropped() <-chan struct{} { return c.dropped }
+// Ended is closed when the hub has given up on the client; Reason says why.
+func (c *Client) Ended() <-chan struct{} { return c.ended }
 
-func (c *Client) drop() { c.once.Do(func() { close(c.dropped) }) }
+// Reason is why the client was ended, once Ended is closed.
+func (c *Client) Reason() Reason { return Reason(c.reason.Load()) }
+
+func (c *Client) end(r Reason) {
+	c.once.Do(func() {
+		c.reason.Store(int32(r))
+		close(c.ended)
+	})
+}
+
+// EndWhere ends every client whose actor matches, for reason r.
+func (h *Hub) EndWhere(match func(consult.Actor) bool, r Reason) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	n := 0
+	for _, set := range h.byUser {
+		for c := range set {
+			if match(c.Actor) {
+				c.end(r)
+				n++
+			}
+		}
+	}
+	return n
+}
 
 // Hub is the registry of one instance's clients.
 type Hub struct {
@@ -147,7 +184,7 @@ func (h *Hub) Publish(f Frame, before, after *consult.Consult) {
 			select {
 			case c.Send <- f:
 			default:
-				c.drop()
+				c.end(Slow)
 			}
 		}
 	}

@@ -204,7 +204,7 @@ func TestPublishAudience(t *testing.T) {
 				} else {
 					assert.Empty(t, got, "%s: got frames %v, want none", name, seqs(got))
 				}
-				assert.False(t, closed(clients[name].Dropped()), "%s: got dropped, want connected", name)
+				assert.False(t, closed(clients[name].Ended()), "%s: got dropped, want connected", name)
 			}
 		})
 	}
@@ -347,7 +347,7 @@ func TestSlowClientIsDropped(t *testing.T) {
 	before, after := states(t, requested(), offered("u-onc1"))
 
 	h.Publish(hub.Frame{Seq: 1}, before, after)
-	assert.False(t, closed(slow.Dropped()), "got dropped with room in the queue, want connected")
+	assert.False(t, closed(slow.Ended()), "got dropped with room in the queue, want connected")
 
 	// The queue is full and nobody reads it: Publish must return anyway.
 	done := make(chan struct{})
@@ -363,9 +363,9 @@ func TestSlowClientIsDropped(t *testing.T) {
 		require.FailNow(t, "Publish blocked on a full queue")
 	}
 
-	assert.True(t, closed(slow.Dropped()), "got the slow client still connected, want it dropped")
+	assert.True(t, closed(slow.Ended()), "got the slow client still connected, want it dropped")
 	assert.Equal(t, []uint64{1}, seqs(queued(slow)), "slow: got other frames, want only the first")
-	assert.False(t, closed(fast.Dropped()), "got the fast client dropped, want it connected")
+	assert.False(t, closed(fast.Ended()), "got the fast client dropped, want it connected")
 	assert.Equal(t, []uint64{1, 2, 3, 4, 5}, seqs(queued(fast)), "fast: got other frames, want all five")
 	assert.Equal(t, uint64(5), h.Seq(), "got seq %d, want 5", h.Seq())
 }

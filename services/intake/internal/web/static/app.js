@@ -1,10 +1,11 @@
 // The clinicians' app: session, header and routes; the screens live in js/.
 import { api, setUnauthenticatedHandler } from './js/api.js';
-import { strings as S } from './js/strings.js';
+import { strings as S, t } from './js/strings.js';
 import { h, flash, go, setRouter } from './js/dom.js';
 import { state, onChange, changed, connect, disconnect, resetState, setSessionEndedHandler, loadSpecialties } from './js/store.js';
 import { newConsultView, myConsultsView, resumeDraft } from './js/referrer.js';
-import { inboxView, liveOffers, offerCountTitle } from './js/specialist.js';
+import { inboxView, liveOffers } from './js/specialist.js';
+import { syncButton } from './js/alerts.js';
 import { queueView } from './js/coordinator.js';
 import { detailView } from './js/detail.js';
 
@@ -15,10 +16,17 @@ let afterLogin = '';
 
 const role = () => (state.me?.role === 'admin' ? 'coordinator' : state.me?.role);
 const NAV = {
-  referrer: [['/new', S.nav.new], ['/consults', S.nav.mine]],
-  specialist: [['/inbox', S.nav.inbox]],
-  coordinator: [['/queue', S.nav.queue]],
+  referrer: [['/new', S.nav.new], ['/consults', S.nav.mine, true]],
+  specialist: [['/inbox', S.nav.inbox, true]],
+  coordinator: [['/queue', S.nav.queue, true]],
 };
+// What waits for this user: the tab title and a nav badge count it.
+const WAITING = { referrer: ['info-requested'], coordinator: ['requested', 'offered', 'escalated'] };
+function waiting() {
+  if (role() === 'specialist') return liveOffers().length;
+  const s = WAITING[role()];
+  return s ? [...state.consults.values()].filter((c) => s.includes(c.status)).length : 0;
+}
 const home = () => (NAV[role()] || [['/consults']])[0][0];
 const ROUTES = [
   [/^\/new$/, newConsultView, 'referrer'],
@@ -52,20 +60,22 @@ function route() {
 
 let headerKey = null;
 let connEl = null;
+let alertEl = null;
 function renderHeader() {
   const me = state.me;
-  const offers = me?.role === 'specialist' ? liveOffers().length : 0;
-  document.title = offers ? offerCountTitle(offers) : S.appName;
+  const n = me ? waiting() : 0;
+  document.title = n ? t(S.titleCount, { n, app: S.appName }) : S.appName;
   topbar.hidden = false;
   // Rebuilt only when what it shows changes, so focus on its controls survives updates.
-  const key = me ? `${me.id}|${location.pathname}|${offers}` : '';
+  const key = me ? `${me.id}|${location.pathname}|${n}` : '';
   if (key !== headerKey) {
     headerKey = key;
     connEl = me && h('span', { id: 'conn', class: 'conn', role: 'status', title: S.connection });
+    alertEl = me?.role !== 'specialist' ? null : h('button', { id: 'alerts', type: 'button', class: 'alerts' });
     topbar.replaceChildren(h('h1', {}, me ? h('a', { href: home(), text: S.appName }) : S.appName), ...(me ? [
-      h('nav', { 'aria-label': S.nav.label }, (NAV[role()] || []).map(([href, label]) => h('a', { href, 'aria-current': location.pathname === href ? 'page' : null },
-        label, href === '/inbox' && offers ? h('span', { class: 'count', text: offers }) : null))),
-      connEl,
+      h('nav', { 'aria-label': S.nav.label }, (NAV[role()] || []).map(([href, label, counts]) => h('a', { href, 'aria-current': location.pathname === href ? 'page' : null },
+        label, counts && n ? h('span', { class: 'count', text: n }) : null))),
+      ...[connEl, alertEl].filter(Boolean),
       h('span', { id: 'whoami', class: 'whoami' }, h('strong', { text: me.name }), ' · ', S.roles[me.role] || me.role),
       h('button', { id: 'logout', type: 'button', class: 'link', text: S.logout, onclick: logout }),
     ] : []));
@@ -75,6 +85,7 @@ function renderHeader() {
     connEl.className = `conn ${state.conn}`;
     connEl.textContent = S[state.conn];
   }
+  if (alertEl) syncButton(alertEl);
 }
 
 function loginView() {

@@ -4,9 +4,9 @@
 import { api, enc } from './api.js';
 import { strings as S, t } from './strings.js';
 import { h, free, badge, empty, statusLine, countdown, field, select, setOptions, dateTime, since } from './dom.js';
-import { state, merge, fetchConsult, nameOf, holderName, specialtyName, loadSpecialties, rememberName, OPEN } from './store.js';
+import { state, merge, forget, fetchConsult, nameOf, holderName, specialtyName, loadSpecialties, rememberName, resyncHooks, OPEN } from './store.js';
 import { patientLine } from './referrer.js';
-import { offerActions, offerClock, isDismissed } from './specialist.js';
+import { offerActions, offerClock, isDismissed, markSeen } from './specialist.js';
 
 const D = S.detail;
 
@@ -33,7 +33,13 @@ export function detailView(root, { id }) {
   const refresh = (r) => { merge(r); fetchConsult(id).catch(() => {}); };
   loadSpecialties().catch(() => {});
   let failure = null;
-  fetchConsult(id).catch((e) => { failure = e; update(); });
+  const load = () => fetchConsult(id).then(() => { failure = null; }, (e) => {
+    failure = e;
+    if (e.status === 403 || e.status === 404) forget(id);
+    update();
+  });
+  load();
+  resyncHooks.add(load);
 
   function form(name, label, control, buttonText, cls, run) {
     const out = statusLine();
@@ -58,6 +64,7 @@ export function detailView(root, { id }) {
   const head = h('div', { class: 'detail-head' });
   const notice = h('p', { class: 'notice', hidden: true, text: D.infoPending });
   const facts = h('dl', { class: 'facts' });
+  const receipts = h('ul', { class: 'receipts', id: 'receipts' });
   const texts = h('div');
   const thread = h('ol', { class: 'thread', id: 'thread' });
   const timeline = h('ol', { class: 'timeline', id: 'timeline' });
@@ -76,7 +83,7 @@ export function detailView(root, { id }) {
   const forms = [offerBox, msgForm, infoForm, recForm, assignForm, cancelForm];
 
   const article = h('article', { class: 'detail', id: 'consult-detail', 'data-consult-id': id },
-    head, notice, facts, texts, offerBox,
+    head, notice, facts, receipts, texts, offerBox,
     h('section', { class: 'card' }, h('h3', { text: D.thread }), thread),
     msgForm, infoForm, recForm, assignForm, cancelForm,
     h('section', { class: 'card' }, h('h3', { text: D.timeline }), timeline));
@@ -103,6 +110,7 @@ export function detailView(root, { id }) {
     article.dataset.status = c.status;
     const role = me.role === 'admin' ? 'coordinator' : me.role;
     const mine = c.assignee_id === me.id;
+    if (mine || (c.status === 'offered' && c.offer?.specialist_id === me.id)) markSeen(id);
     const open = OPEN(c);
     const sla = c.sla || {};
     const awaiting = ['requested', 'offered', 'escalated'].includes(c.status);
@@ -119,6 +127,11 @@ export function detailView(root, { id }) {
         : sla.breached ? S.queue.breached : S.queue.met) : [],
     ].flat());
 
+    // Read receipts tell the referring side that the specialist has opened it.
+    const rs = role === 'specialist' ? [] : c.receipts || [];
+    receipts.hidden = !rs.length;
+    receipts.replaceChildren(...rs.map((r) => h('li', { 'data-user-id': r.user_id, text: t(D.openedBy, { who: nameOf(r.user_id), time: dateTime(r.at) }) })));
+
     const section = (title, text, extra) => h('section', { class: `card ${extra || ''}`, id: extra }, h('h3', { text: title }), free('p', text, 'question'));
     texts.replaceChildren(...[
       section(D.question, c.question),
@@ -134,11 +147,12 @@ export function detailView(root, { id }) {
 
     timeline.replaceChildren(...(c.events || []).map((ev) => {
       const tpl = S.events[ev.type] || ev.type;
-      const subject = ev.specialist_id || ev.actor_id;
-      return h('li', {},
+      // "routing" is the service itself, not a person with a name.
+      const person = ev.actor_id !== 'routing' && ev.actor_id;
+      return h('li', { 'data-type': ev.type },
         h('span', { class: 'when', text: dateTime(ev.at) }), ' ',
-        t(tpl, { who: nameOf(subject), actor: nameOf(ev.actor_id) }),
-        ev.actor_id && !tpl.includes('{') ? h('span', { class: 'muted', text: ` ${t(S.eventBy, { actor: nameOf(ev.actor_id) })}` }) : null,
+        t(tpl, { who: nameOf(ev.specialist_id || person), actor: nameOf(person) }),
+        person && !tpl.includes('{') ? h('span', { class: 'muted', text: ` ${t(S.eventBy, { actor: nameOf(person) })}` }) : null,
         ev.reason ? free('span', ` — ${ev.reason}`, 'muted') : null);
     }));
 
@@ -154,7 +168,7 @@ export function detailView(root, { id }) {
     if (!assignForm.hidden && specialistsFor !== c.specialty) loadSpecialists(c.specialty).catch(() => {});
   }
   update();
-  return { update };
+  return { update, unmount: () => resyncHooks.delete(load) };
 }
 
 export function backPath(me) {

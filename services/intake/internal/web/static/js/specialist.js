@@ -1,7 +1,7 @@
 // The specialist's screens: live offers with a countdown, one-click accept or
 // decline, and the consults this specialist owns.
 import { api, enc } from './api.js';
-import { strings as S, t } from './strings.js';
+import { strings as S } from './strings.js';
 import { h, free, badge, empty, statusLine, countdown, field, flash, go } from './dom.js';
 import { state, merge, forget, fetchConsult, specialtyName, changed, URGENCY_ORDER } from './store.js';
 import { consultCard, patientLine } from './referrer.js';
@@ -44,6 +44,19 @@ async function answer(verb, c, body, button, out) {
     changed();
   }
 }
+// markSeen sends the read receipt for a consult this specialist holds or owns, once
+// per consult per page load, and only while the page is in view. A refusal (offer
+// gone, endpoint missing) is quiet; any other failure may try again a minute later.
+const sentSeen = new Set();
+export function markSeen(id) {
+  const k = `${state.me?.id}|${id}`;
+  if (document.hidden || sentSeen.has(k)) return;
+  sentSeen.add(k);
+  api('POST', `/api/v1/consults/${enc(id)}/seen`).then(merge, (e) => {
+    if (![401, 403, 404, 409].includes(e.status)) setTimeout(() => { sentSeen.delete(k); changed(); }, 60000);
+  });
+}
+
 export const acceptOffer = (c, button, out) => answer('accept', c, undefined, button, out);
 export const declineOffer = (c, reason, button, out) => answer('decline', c, { reason: reason.trim() }, button, out);
 
@@ -72,12 +85,23 @@ export function inboxView(root) {
   const activeEl = h('ul', { id: 'active', class: 'list' });
   root.append(h('h2', { text: O.title }), offersEl, h('h2', { text: O.active }), activeEl);
   const cards = new Map(); // offer key -> element, reused so typing survives updates
+  // An offer card on screen counts as seen.
+  const inView = new Set();
+  const io = new IntersectionObserver((entries) => {
+    for (const e of entries) inView[e.isIntersecting ? 'add' : 'delete'](e.target.dataset.consultId);
+    changed();
+  });
 
   function update() {
     const offers = liveOffers();
     const keys = new Set(offers.map(offerKey));
-    for (const k of cards.keys()) if (!keys.has(k)) cards.delete(k);
-    const els = offers.map((c) => cards.get(offerKey(c)) || cards.set(offerKey(c), offerCard(c)).get(offerKey(c)));
+    for (const [k, el] of cards) if (!keys.has(k)) { cards.delete(k); io.unobserve(el); inView.delete(el.dataset.consultId); }
+    const els = offers.map((c) => {
+      if (inView.has(c.id)) markSeen(c.id);
+      let el = cards.get(offerKey(c));
+      if (!el) { cards.set(offerKey(c), el = offerCard(c)); io.observe(el); }
+      return el;
+    });
     const now = [...offersEl.children];
     if (!els.length) offersEl.replaceChildren(empty(state.loaded ? O.empty : S.loading));
     else if (now.length !== els.length || now.some((el, i) => el !== els[i])) offersEl.replaceChildren(...els);
@@ -88,7 +112,5 @@ export function inboxView(root) {
     activeEl.replaceChildren(...(active.length ? active.map(consultCard) : [empty(O.noActive)]));
   }
   update();
-  return { update };
+  return { update, unmount: () => io.disconnect() };
 }
-
-export const offerCountTitle = (n) => t(O.titleCount, { n, app: S.appName });

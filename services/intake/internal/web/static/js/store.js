@@ -99,8 +99,14 @@ let ws = null;
 let retryTimer = 0;
 let backoff = 500;
 let failures = 0;
+let resyncing = false;
 let sessionEnded = () => {};
 export const setSessionEndedHandler = (fn) => { sessionEnded = fn; };
+// Frame listeners see every frame after its consult is merged; resync hooks refetch
+// what a screen holds besides the lists (the open consult).
+const frameFns = new Set();
+export const onFrame = (fn) => frameFns.add(fn);
+export const resyncHooks = new Set();
 
 const seqKey = () => `consults.seq.${state.me?.id}`;
 const lastSeq = () => Number(sessionStorage.getItem(seqKey())) || 0;
@@ -120,6 +126,7 @@ export function connect() {
     setConn('live');
     // Lists load only now: whatever changes from here on arrives as a frame.
     reload().catch(() => {});
+    if (resyncing) { resyncing = false; for (const fn of resyncHooks) fn(); }
   };
   sock.onmessage = (e) => {
     let f;
@@ -127,12 +134,25 @@ export function connect() {
     if (ws !== sock) return;
     if (typeof f.seq === 'number') sessionStorage.setItem(seqKey(), String(f.seq));
     merge(f.consult);
+    for (const fn of frameFns) fn(f);
   };
   sock.onclose = (e) => {
     if (ws !== sock) return;
     ws = null;
     if (e.code === 4001) { setConn('offline'); sessionEnded(); return; }
     setConn('reconnecting');
+    // 4009: `after` is older than the history the server replays. Reload over HTTP,
+    // then resume without `after` (whose lists load again once open, closing the gap).
+    // A 4009 to a connection without `after` is only a drop.
+    if (e.code === 4009 && after) {
+      sessionStorage.removeItem(seqKey());
+      resyncing = true;
+      const me = state.me;
+      Promise.allSettled([reload(), ...[...resyncHooks].map((fn) => fn())])
+        .finally(() => { if (state.me === me && !ws) connect(); });
+      return;
+    }
+    // 1012 (restart), 4008 (too slow) and plain drops resume with `after`, backing off.
     // A refused upgrade looks like any drop; a session check tells an expired login apart.
     if (++failures >= 2) api('GET', '/api/v1/session').catch((err) => err.status === 401 && sessionEnded());
     retryTimer = setTimeout(connect, Math.min(15000, backoff * (0.75 + Math.random() / 2)));
@@ -147,8 +167,12 @@ export function disconnect() {
   sock?.close(1000);
   backoff = 500;
   failures = 0;
+  resyncing = false;
   setConn('offline');
 }
+
+// A tab coming back into view renders again (read receipts wait for it).
+document.addEventListener('visibilitychange', changed);
 
 // Come back at once when the device's network returns.
 window.addEventListener('online', () => { if (state.me && !ws) { backoff = 500; connect(); } });

@@ -1,7 +1,7 @@
 // Every piece of UI text lives here, so a translation is one object away.
 // Templates take {name} placeholders, filled by t().
 export const strings = {
-  appName: 'Consults', loading: 'Loading…', working: 'Working…', choose: 'Choose…', back: '← Back', logout: 'Log out',
+  appName: 'Consults', titleCount: '({n}) {app}', loading: 'Loading…', working: 'Working…', choose: 'Choose…', back: '← Back', logout: 'Log out',
   live: 'live', reconnecting: 'reconnecting…', offline: 'offline', connection: 'Live updates',
   genericError: 'Something went wrong. Please try again.',
   networkError: 'No connection to the server. Please try again.',
@@ -42,14 +42,21 @@ export const strings = {
     recommendationLabel: 'Your recommendation', complete: 'Complete with this recommendation',
     assignTo: 'Assign to', assign: 'Assign', noSpecialists: 'No specialist found for this specialty.',
     cancelReason: 'Reason for cancelling', cancel: 'Cancel consult',
-    done: 'Done.',
+    done: 'Done.', openedBy: 'Opened by {who} at {time}',
   },
   offers: {
     title: 'Live offers', empty: 'No offers right now. New offers appear here by themselves.',
     expiresIn: 'Expires in', expired: 'expired', accept: 'Accept', decline: 'Decline',
     declineReason: 'Reason (optional)', confirmDecline: 'Confirm decline',
     gone: 'This offer is no longer available', accepted: 'Accepted. The consult is yours.', declined: 'Declined.',
-    details: 'Details', active: 'My active consults', noActive: 'No active consults.', titleCount: '({n}) {app}',
+    details: 'Details', active: 'My active consults', noActive: 'No active consults.',
+  },
+  // Alert texts carry no patient details: they show on lock screens and shared desks.
+  alerts: {
+    enable: 'Enable alerts', on: 'Alerts on', soundOnly: 'Alerts on (sound only)', locked: 'Alerts on — click to allow sound',
+    offHint: 'A desktop notification and a tone for each new offer', onHint: 'Click to turn alerts off',
+    offered: 'New {urgency} consult offer — {specialty}', reminder: 'Reminder: {urgency} consult offer waiting — {specialty}',
+    body: 'Open the inbox to accept or decline.',
   },
   queue: {
     title: 'Open consults', summary: '{open} open · {escalated} escalated · {breached} past deadline',
@@ -63,6 +70,7 @@ export const strings = {
     'consult.declined': 'Declined by {who}', 'consult.accepted': 'Accepted by {who}', 'consult.message': 'Message from {actor}',
     'consult.info_requested': 'More information requested', 'consult.completed': 'Completed',
     'consult.escalated': 'Escalated to coordinators', 'consult.cancelled': 'Cancelled', 'consult.assigned': 'Assigned to {who}',
+    'consult.seen': 'Opened by {who}', 'consult.offer_reminder': 'Reminder sent to {who}',
   },
   eventBy: 'by {actor}',
 };

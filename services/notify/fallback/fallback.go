@@ -1,0 +1,162 @@
+// Package fallback sends an offer by email when its specialist has no live stream connection on
+// any gateway, as clinical messaging systems page someone who is not at a screen. The email
+// carries a link and no patient details. It runs as a durable consumer shared by every notify
+// instance; each offer is emailed at most once.
+package fallback
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/smtp"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/regionalconsult/broker/pkg/bus"
+	"github.com/regionalconsult/broker/pkg/config"
+	"github.com/regionalconsult/broker/pkg/consult"
+	"github.com/regionalconsult/broker/pkg/event"
+	"github.com/regionalconsult/broker/pkg/roster"
+)
+
+// ConsumerName is the durable consumer every notify instance shares.
+const ConsumerName = "notify-email"
+
+// Config says where mail goes.
+type Config struct {
+	// SMTPAddr is the relay (host:port). Empty disables the fallback.
+	SMTPAddr string
+	// From is the sender address.
+	From string
+	// Username and Password authenticate to the relay when set (PLAIN, over TLS or to localhost).
+	Username, Password string
+	// PublicURL is the origin clinicians open, for the link (for example https://consult.example.org).
+	PublicURL string
+}
+
+// Settings reads the fallback's settings: SMTP_ADDR, SMTP_FROM, SMTP_USERNAME, SMTP_PASSWORD
+// and PUBLIC_URL.
+func Settings(env *config.Env) Config {
+	return Config{
+		SMTPAddr: env.String("SMTP_ADDR", ""), From: env.String("SMTP_FROM", "consult-broker@localhost"),
+		Username: env.String("SMTP_USERNAME", ""), Password: env.String("SMTP_PASSWORD", ""),
+		PublicURL: env.String("PUBLIC_URL", ""),
+	}
+}
+
+// Online says whether a user has a live connection anywhere.
+type Online interface {
+	Online(ctx context.Context, user string) (bool, error)
+}
+
+// Roster gives the current roster.
+type Roster interface {
+	Roster() *roster.Roster
+}
+
+// Mailer emails offers to offline specialists.
+type Mailer struct {
+	cfg    Config
+	bus    *bus.Bus
+	rdb    *redis.Client
+	online Online
+	roster Roster
+	log    *slog.Logger
+	sent   metric.Int64Counter
+}
+
+// New returns a Mailer.
+func New(cfg Config, b *bus.Bus, rdb *redis.Client, online Online, r Roster, log *slog.Logger) *Mailer {
+	sent, _ := otel.Meter("notify").Int64Counter("offer_emails_total", metric.WithDescription("offers emailed to offline specialists"))
+	return &Mailer{cfg: cfg, bus: b, rdb: rdb, online: online, roster: r, log: log, sent: sent}
+}
+
+// Run consumes offers and reminders until ctx ends. With no relay configured it only waits.
+func (m *Mailer) Run(ctx context.Context) error {
+	if m.cfg.SMTPAddr == "" {
+		m.log.Info("email fallback disabled: no SMTP relay configured")
+		<-ctx.Done()
+		return nil
+	}
+	return m.bus.ConsumeEvents(ctx, ConsumerName, m.handle)
+}
+
+// handle emails the specialist of a live offer who is offline, once per offer. An offer that
+// was made while they were online, and is re-alerted after they went offline, is emailed then.
+func (m *Mailer) handle(ctx context.Context, e event.Event) error {
+	if e.Type != event.Offered && e.Type != event.OfferReminder {
+		return nil
+	}
+	c, err := m.bus.Load(ctx, e.ConsultID)
+	if err != nil {
+		return err
+	}
+	o := c.Offer
+	if o == nil || o.SpecialistID != e.SpecialistID || o.SeenAt != nil || !time.Now().Before(o.ExpiresAt) {
+		return nil // answered, seen, withdrawn or expired meanwhile
+	}
+	online, err := m.online.Online(ctx, o.SpecialistID)
+	if err != nil || online {
+		return err
+	}
+	u, ok := m.roster.Roster().User(o.SpecialistID)
+	if !ok || u.Email == "" {
+		m.log.Warn("offline specialist has no email address", "user_id", o.SpecialistID, "consult_id", c.ID)
+		return nil
+	}
+	key := fmt.Sprintf("consult:mail:%s:%d", c.ID, o.Position)
+	first, err := m.rdb.SetNX(ctx, key, "sending", 48*time.Hour).Result()
+	if err != nil || !first {
+		return err
+	}
+	if err := m.send(u, c); err != nil {
+		m.rdb.Del(context.WithoutCancel(ctx), key) // let the redelivery try again
+		return fmt.Errorf("email offer %s to %s: %w", c.ID, u.ID, err)
+	}
+	m.sent.Add(ctx, 1)
+	m.log.Info("offer emailed to an offline specialist", "consult_id", c.ID, "user_id", u.ID)
+	return nil
+}
+
+func (m *Mailer) send(u roster.User, c *consult.Consult) error {
+	msg := Message(m.cfg, u, c, m.roster.Roster())
+	var auth smtp.Auth
+	if m.cfg.Username != "" {
+		host, _, _ := strings.Cut(m.cfg.SMTPAddr, ":")
+		auth = smtp.PlainAuth("", m.cfg.Username, m.cfg.Password, host)
+	}
+	return smtp.SendMail(m.cfg.SMTPAddr, auth, m.cfg.From, []string{u.Email}, msg)
+}
+
+// Message is the email for an offer: urgency, specialty, deadline and a link; nothing about the
+// patient, since mail crosses systems the hospital does not control.
+func Message(cfg Config, to roster.User, c *consult.Consult, r *roster.Roster) []byte {
+	specialty := c.Specialty
+	for _, s := range r.Specialties {
+		if s.Slug == c.Specialty && s.Name["en"] != "" {
+			specialty = s.Name["en"]
+		}
+	}
+	link := strings.TrimSuffix(cfg.PublicURL, "/") + "/consults/" + c.ID
+	var b strings.Builder
+	header := func(k, v string) {
+		b.WriteString(k + ": " + strings.NewReplacer("\r", "", "\n", "").Replace(v) + "\r\n")
+	}
+	header("From", cfg.From)
+	header("To", to.Email)
+	header("Subject", fmt.Sprintf("Consult offer waiting for you: %s, %s", c.Urgency, specialty))
+	header("Date", time.Now().UTC().Format(time.RFC1123Z))
+	header("Auto-Submitted", "auto-generated")
+	header("Content-Type", "text/plain; charset=utf-8")
+	b.WriteString("\r\n")
+	fmt.Fprintf(&b, "%s,\r\n\r\nA %s %s consult is offered to you until %s (UTC).\r\n"+
+		"You are not connected to the consult broker, so this message is sent by email.\r\n\r\n"+
+		"Open it to accept or decline:\r\n%s\r\n\r\n"+
+		"This message holds no patient details by design.\r\n",
+		to.Name, c.Urgency, specialty, c.Offer.ExpiresAt.UTC().Format("2006-01-02 15:04"), link)
+	return []byte(b.String())
+}
