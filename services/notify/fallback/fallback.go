@@ -153,7 +153,7 @@ func Message(cfg Config, to roster.User, c *consult.Consult, r *roster.Roster) [
 	header("Auto-Submitted", "auto-generated")
 	header("Content-Type", "text/plain; charset=utf-8")
 	b.WriteString("\r\n")
-	fmt.Fprintf(&b, "%s,\r\n\r\nA %s %s consult is offered to you until %s (UTC).\r\n"+
+	fmt.Fprintf(&b, "%s,\r\n\r\nA consult (urgency: %s, %s) is offered to you until %s (UTC).\r\n"+
 		"You are not connected to the consult broker, so this message is sent by email.\r\n\r\n"+
 		"Open it to accept or decline:\r\n%s\r\n\r\n"+
 		"This message holds no patient details by design.\r\n",
