@@ -258,17 +258,25 @@ func (s *suite) submitOfferAcceptResume(t *testing.T) {
 
 func (s *suite) count(t *testing.T, c *apiclient.Client) int {
 	t.Helper()
+	n, err := s.tryCount(c)
+	require.NoError(t, err)
+	return n
+}
+
+// tryCount counts every consult c may list, across pages.
+func (s *suite) tryCount(c *apiclient.Client) (int, error) {
 	var list struct {
 		Consults   []Consult `json:"consults"`
 		NextCursor string    `json:"next_cursor"`
 	}
 	n, cursor := 0, ""
 	for {
-		_, err := c.Do(s.ctx, http.MethodGet, "/api/v1/consults?limit=200&cursor="+cursor, nil, nil, &list)
-		require.NoError(t, err)
+		if _, err := c.Do(s.ctx, http.MethodGet, "/api/v1/consults?limit=200&cursor="+cursor, nil, nil, &list); err != nil {
+			return 0, err
+		}
 		n += len(list.Consults)
 		if list.NextCursor == "" {
-			return n
+			return n, nil
 		}
 		cursor = list.NextCursor
 	}
@@ -462,14 +470,30 @@ func (s *suite) redisFlush(t *testing.T) {
 	if s.target.FlushRedis == nil {
 		t.Fatal("the target must let the suite flush Redis")
 	}
-	coord := s.client(t, "coord1")
+	coord, ref := s.client(t, "coord1"), s.client(t, "referrer1")
+	key := unique("before-the-flush")
+	first, status := s.submit(t, ref, "routine", unique("Keyed before the flush"), key)
+	require.Equal(t, http.StatusCreated, status)
 	before := s.count(t, coord)
-	require.Positive(t, before)
 	s.target.FlushRedis(t)
-	require.Eventually(t, func() bool { return s.count(t, coord) == before }, 20*time.Second, 100*time.Millisecond,
-		"the list did not come back whole after Redis was flushed")
+	// Until the rebuild is done the list says so (503) rather than answer with part of it.
+	require.Eventually(t, func() bool {
+		n, err := s.tryCount(coord)
+		var apiErr *apiclient.Error
+		if err != nil {
+			require.ErrorAs(t, err, &apiErr)
+			require.Equal(t, http.StatusServiceUnavailable, apiErr.Status, "while rebuilding: %v", err)
+			return false
+		}
+		require.Equal(t, before, n, "got a partial list after the flush")
+		return true
+	}, 20*time.Second, 20*time.Millisecond, "the list did not come back after Redis was flushed")
+	// The idempotency key came back with the rebuild: a retry creates nothing.
+	again, status := s.submit(t, ref, "routine", "Keyed before the flush (retry)", key)
+	assert.Equal(t, http.StatusOK, status, "retry after the flush: got %d, want 200", status)
+	assert.Equal(t, first.ID, again.ID)
 	// And the service keeps taking consults.
-	c, status := s.submit(t, s.client(t, "referrer1"), "routine", unique("After the flush"), "")
+	c, status := s.submit(t, ref, "routine", unique("After the flush"), "")
 	assert.Equal(t, http.StatusCreated, status)
 	require.Eventually(t, func() bool { return s.count(t, coord) == before+1 }, 10*time.Second, 100*time.Millisecond)
 	s.get(t, coord, c.ID)

@@ -23,11 +23,33 @@ var ErrConflict = errors.New("consult changed concurrently")
 // ErrNotFound means the stream holds no consult with that id.
 var ErrNotFound = errors.New("no such consult")
 
+// DuplicateError says that a message with the same deduplication id was stored already, for
+// consult ConsultID: a retried submission that the stream recognised.
+type DuplicateError struct {
+	ConsultID string
+}
+
+func (e *DuplicateError) Error() string { return "already stored for consult " + e.ConsultID }
+
+// AppendOption adjusts an Append.
+type AppendOption func(*appendOptions)
+
+type appendOptions struct{ msgID string }
+
+// WithDedupeID makes the stream deduplicate on id instead of the event's id, so that retries of
+// one request that made different events (a new consult id each time) are recognised.
+func WithDedupeID(id string) AppendOption { return func(o *appendOptions) { o.msgID = id } }
+
 // Append stores e as the next event of consult c (nil for a new consult) and returns the state
 // after it. The stream accepts it only if no other event was stored for that consult since c was
-// read; otherwise Append returns ErrConflict and stores nothing. e.ID is the message id, so
-// retrying the same Append is deduplicated by the stream.
-func (b *Bus) Append(ctx context.Context, c *consult.Consult, e event.Event) (*consult.Consult, error) {
+// read; otherwise Append returns ErrConflict and stores nothing. The message id (e.ID unless
+// WithDedupeID) lets the stream recognise a retry: a retry of the same event succeeds without a
+// second copy, and another event with the same dedupe id gets a *DuplicateError.
+func (b *Bus) Append(ctx context.Context, c *consult.Consult, e event.Event, opts ...AppendOption) (*consult.Consult, error) {
+	o := appendOptions{msgID: e.ID}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	ctx, span := tracer.Start(ctx, "append "+string(e.Type), trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(attribute.String("consult.id", e.ConsultID), attribute.String("event.type", string(e.Type))))
 	defer span.End()
@@ -41,7 +63,7 @@ func (b *Bus) Append(ctx context.Context, c *consult.Consult, e event.Event) (*c
 	}
 	msg := &nats.Msg{Subject: ConsultSubject(e.ConsultID), Data: data, Header: nats.Header{}}
 	inject(ctx, msg.Header)
-	ack, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(e.ID), jetstream.WithExpectLastSequencePerSubject(expect),
+	ack, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(o.msgID), jetstream.WithExpectLastSequencePerSubject(expect),
 		jetstream.WithExpectStream(ConsultStream))
 	if err != nil {
 		var apiErr *jetstream.APIError
@@ -52,6 +74,20 @@ func (b *Bus) Append(ctx context.Context, c *consult.Consult, e event.Event) (*c
 		}
 		span.SetStatus(codes.Error, "publish failed")
 		return nil, fmt.Errorf("append %s to %s: %w", e.Type, e.ConsultID, err)
+	}
+	if ack.Duplicate {
+		raw, err := b.consults.GetMsg(ctx, ack.Sequence)
+		if err != nil {
+			return nil, fmt.Errorf("append %s: read the stored duplicate: %w", e.ConsultID, err)
+		}
+		stored, err := event.Unmarshal(raw.Data)
+		if err != nil {
+			return nil, fmt.Errorf("append %s: %w", e.ConsultID, err)
+		}
+		if stored.ID != e.ID {
+			return nil, &DuplicateError{ConsultID: stored.ConsultID}
+		}
+		return b.Load(ctx, e.ConsultID) // an earlier attempt of this very event was stored
 	}
 	e.StreamSeq = ack.Sequence
 	next, err := consult.Apply(c, e)

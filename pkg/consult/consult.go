@@ -72,6 +72,7 @@ const (
 
 // EventRef is the timeline entry of one event, as shown inside a Consult.
 type EventRef struct {
+	ID           string     `json:"id"`
 	Seq          int        `json:"seq"`
 	Type         event.Type `json:"type"`
 	At           time.Time  `json:"at"`
@@ -128,6 +129,11 @@ func (c *Consult) Assignee() string {
 		return ""
 	}
 	return *c.AssigneeID
+}
+
+// Has reports whether the event with id is part of c's history.
+func (c *Consult) Has(id string) bool {
+	return slices.ContainsFunc(c.Events, func(r EventRef) bool { return r.ID == id })
 }
 
 // Position is the number of events folded into c.
@@ -236,7 +242,7 @@ func Apply(c *Consult, e event.Event) (*Consult, error) {
 }
 
 func (c *Consult) record(e event.Event) {
-	c.Events = append(c.Events, EventRef{Seq: e.Position, Type: e.Type, At: e.At, ActorID: e.ActorID,
+	c.Events = append(c.Events, EventRef{ID: e.ID, Seq: e.Position, Type: e.Type, At: e.At, ActorID: e.ActorID,
 		SpecialistID: e.SpecialistID, Reason: e.Reason, ExpiresAt: e.ExpiresAt})
 	c.UpdatedAt = e.At
 	c.LastStreamSeq = e.StreamSeq

@@ -38,7 +38,7 @@ func TestFoldRequestOpensConsult(t *testing.T) {
 	assert.Equal(t, 1, c.Position(), "got position %d, want 1", c.Position())
 	assert.Equal(t, uint64(101), c.LastStreamSeq, "got last stream seq %d, want 101", c.LastStreamSeq)
 	require.Len(t, c.Events, 1, "got %d timeline entries, want 1", len(c.Events))
-	assert.Equal(t, consult.EventRef{Seq: 1, Type: event.Requested, At: at(1), ActorID: refID}, c.Events[0],
+	assert.Equal(t, consult.EventRef{ID: "ev-01", Seq: 1, Type: event.Requested, At: at(1), ActorID: refID}, c.Events[0],
 		"got timeline entry %+v, want the request", c.Events[0])
 }
 
@@ -156,7 +156,7 @@ func TestFoldTransitions(t *testing.T) {
 			// The timeline has one entry per event, in order, and the state is as of the last one.
 			require.Len(t, c.Events, len(events), "got %d timeline entries, want %d", len(c.Events), len(events))
 			for i, e := range events {
-				want := consult.EventRef{Seq: e.Position, Type: e.Type, At: e.At, ActorID: e.ActorID,
+				want := consult.EventRef{ID: e.ID, Seq: e.Position, Type: e.Type, At: e.At, ActorID: e.ActorID,
 					SpecialistID: e.SpecialistID, Reason: e.Reason, ExpiresAt: e.ExpiresAt}
 				assert.Equal(t, want, c.Events[i], "got timeline entry %d %+v, want %+v", i, c.Events[i], want)
 			}
@@ -315,4 +315,16 @@ func TestApplyBranches(t *testing.T) {
 	assert.Equal(t, event.Accepted, a.Events[2].Type, "got %s, want accepted", a.Events[2].Type)
 	assert.Equal(t, event.Declined, d.Events[2].Type, "got %s, want declined", d.Events[2].Type)
 	assert.Len(t, base.Events, 2, "got %d events in the base, want 2", len(base.Events))
+}
+
+// A type this version does not know (written by a newer instance during a rolling upgrade)
+// joins the timeline and changes nothing else.
+func TestApplyKeepsUnknownTypesAsTimelineEntries(t *testing.T) {
+	c := fold(t, hOffered...)
+	next, err := consult.Apply(c, event.Event{ID: "ev-x", Type: "consult.translated", ConsultID: c.ID, Position: c.Position() + 1, At: c.UpdatedAt})
+	require.NoError(t, err)
+	assert.Equal(t, c.Status, next.Status)
+	assert.Equal(t, c.Offer, next.Offer)
+	assert.Equal(t, event.Type("consult.translated"), next.Events[len(next.Events)-1].Type)
+	assert.True(t, next.Has("ev-x"))
 }

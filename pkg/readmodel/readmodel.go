@@ -191,6 +191,16 @@ func (s *Store) docs(ctx context.Context, ids []string) ([]*consult.Consult, err
 	return out, nil
 }
 
+// Complete reports whether the read model is whole: false after Redis lost it and until the
+// projector has rebuilt it from the stream.
+func (s *Store) Complete(ctx context.Context) (bool, error) {
+	n, err := s.rdb.Exists(ctx, s.epochKey()).Result()
+	if err != nil {
+		return false, fmt.Errorf("read model state: %w", err)
+	}
+	return n == 1, nil
+}
+
 // Count returns how many consults the coordinators' index holds, for rebuild checks.
 func (s *Store) Count(ctx context.Context) (int64, error) {
 	return s.rdb.ZCard(ctx, s.allKey()).Result()

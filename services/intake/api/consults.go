@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"slices"
@@ -24,6 +26,10 @@ import (
 // maxIdempotencyKey bounds the Idempotency-Key header.
 const maxIdempotencyKey = 128
 
+// writeTimeout bounds an append once it has started. It runs detached from the request: a
+// referrer whose link drops mid-request must not leave the outcome undecided.
+const writeTimeout = 10 * time.Second
+
 func (s *Server) createConsult(w http.ResponseWriter, r *http.Request, u roster.User) {
 	var d consult.Draft
 	if err := decode(w, r, &d); err != nil {
@@ -42,38 +48,70 @@ func (s *Server) createConsult(w http.ResponseWriter, r *http.Request, u roster.
 		apierror.Write(w, s.log, err)
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), writeTimeout)
+	defer cancel()
+	var opts []bus.AppendOption
 	if key != "" {
-		c, err := s.claim(r.Context(), u.ID, key, id)
+		c, err := s.claim(ctx, u.ID, key, id)
 		if err != nil {
 			apierror.Write(w, s.log, err)
 			return
 		}
 		if c != nil {
-			s.bus.Audit(r.Context(), u.ID, "read", c.ID)
-			apierror.WriteJSON(w, http.StatusOK, c.At(s.now()))
+			s.replay(ctx, w, u, c)
 			return
 		}
+		// The stream also recognises a retry of this key for a while, should Redis have lost it.
+		sum := sha256.Sum256([]byte(u.ID + "\x00" + key))
+		opts = append(opts, bus.WithDedupeID("req-"+hex.EncodeToString(sum[:])))
 	}
 	e.ID = ulid.Make().String()
-	c, err := s.bus.Append(r.Context(), nil, e)
-	if err != nil {
-		if key != "" {
-			if rerr := s.store.Release(context.WithoutCancel(r.Context()), u.ID, key, id); rerr != nil {
-				s.log.Warn("idempotency claim not released; it expires by itself", "consult_id", id, "err", rerr)
-			}
+	c, err := s.bus.Append(ctx, nil, e, opts...)
+	var dup *bus.DuplicateError
+	switch {
+	case errors.As(err, &dup):
+		if first, lerr := s.bus.Load(ctx, dup.ConsultID); lerr == nil {
+			s.release(ctx, u.ID, key, id)
+			s.replay(ctx, w, u, first)
+			return
 		}
+	case err != nil:
+		// The append may have been stored although its acknowledgement was lost: look.
+		stored, lerr := s.bus.Load(ctx, id)
+		if lerr == nil && stored.Has(e.ID) {
+			c, err = stored, nil
+			break
+		}
+		if errors.Is(lerr, bus.ErrNotFound) {
+			s.release(ctx, u.ID, key, id) // certainly not stored: a retry may go ahead
+		} // otherwise the claim lapses by itself, and a retry finds the outcome
 		apierror.Write(w, s.log, apierror.Unavailable(err))
 		return
 	}
 	if key != "" {
-		if err := s.store.Confirm(r.Context(), u.ID, key, id, c.CreatedAt); err != nil {
+		if err := s.store.Confirm(ctx, u.ID, key, id, c.CreatedAt); err != nil {
 			// The projector restores the key from the stored event; the consult is stored either way.
 			s.log.Warn("idempotency key not confirmed yet", "consult_id", id, "err", err)
 		}
 	}
-	s.submitted.Add(r.Context(), 1, metric.WithAttributes(attribute.String("urgency", c.Urgency)))
+	s.submitted.Add(ctx, 1, metric.WithAttributes(attribute.String("urgency", c.Urgency)))
 	w.Header().Set("Location", "/api/v1/consults/"+c.ID)
 	apierror.WriteJSON(w, http.StatusCreated, c.At(s.now()))
+}
+
+// replay answers a retried submission with the consult the first one created.
+func (s *Server) replay(ctx context.Context, w http.ResponseWriter, u roster.User, c *consult.Consult) {
+	s.bus.Audit(ctx, u.ID, "read", c.ID)
+	apierror.WriteJSON(w, http.StatusOK, c.At(s.now()))
+}
+
+func (s *Server) release(ctx context.Context, user, key, id string) {
+	if key == "" {
+		return
+	}
+	if err := s.store.Release(ctx, user, key, id); err != nil {
+		s.log.Warn("idempotency claim not released; it lapses by itself", "consult_id", id, "err", err)
+	}
 }
 
 func checkIdempotencyKey(key string) error {
@@ -92,6 +130,11 @@ func checkIdempotencyKey(key string) error {
 // names (nil when the key is the caller's now), waiting briefly for a first request with the
 // same key that is still being stored.
 func (s *Server) claim(ctx context.Context, user, key, id string) (*consult.Consult, error) {
+	if whole, err := s.store.Complete(ctx); err != nil {
+		return nil, apierror.Unavailable(err)
+	} else if !whole {
+		return nil, consult.Errorf(consult.Unavailable, "submissions with an Idempotency-Key wait until the read model is rebuilt; retry in a moment")
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		cl, err := s.store.Claim(ctx, user, key, id)
@@ -178,6 +221,10 @@ func (s *Server) listConsults(w http.ResponseWriter, r *http.Request, u roster.U
 		apierror.Write(w, s.log, &consult.Error{Code: consult.Invalid, Message: "the list query has invalid parameters", Fields: fields})
 		return
 	}
+	if whole, err := s.store.Complete(r.Context()); err != nil || !whole {
+		apierror.Write(w, s.log, errors.Join(consult.Errorf(consult.Unavailable, "the list is being rebuilt; retry in a moment"), err))
+		return
+	}
 	list, next, err := s.store.List(r.Context(), actor(u), f, cursor, limit)
 	if err != nil {
 		apierror.Write(w, s.log, apierror.Unavailable(err))
@@ -204,6 +251,8 @@ func (s *Server) change(ctx context.Context, id string, u roster.User,
 	if _, err := ulid.ParseStrict(id); err != nil {
 		return nil, event.Event{}, errNotFound("no such consult")
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
 	for range maxAttempts {
 		c, err := s.bus.Load(ctx, id)
 		if errors.Is(err, bus.ErrNotFound) {
@@ -225,6 +274,10 @@ func (s *Server) change(ctx context.Context, id string, u roster.User,
 			continue
 		}
 		if err != nil {
+			// Stored although the acknowledgement was lost? Then the change happened.
+			if stored, lerr := s.bus.Load(ctx, id); lerr == nil && stored.Has(e.ID) {
+				return stored, e, nil
+			}
 			return nil, event.Event{}, apierror.Unavailable(err)
 		}
 		return next, e, nil
