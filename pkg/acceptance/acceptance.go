@@ -474,7 +474,17 @@ func (s *suite) redisFlush(t *testing.T) {
 	key := unique("before-the-flush")
 	first, status := s.submit(t, ref, "routine", unique("Keyed before the flush"), key)
 	require.Equal(t, http.StatusCreated, status)
-	before := s.count(t, coord)
+	// The read model follows the stream a moment behind: count once it has the new consult.
+	var before int
+	require.Eventually(t, func() bool {
+		var list struct{ Consults []Consult }
+		_, err := coord.Do(s.ctx, http.MethodGet, "/api/v1/consults?limit=1", nil, nil, &list)
+		if err != nil || len(list.Consults) == 0 || list.Consults[0].ID != first.ID {
+			return false
+		}
+		before = s.count(t, coord)
+		return true
+	}, 10*time.Second, 20*time.Millisecond)
 	s.target.FlushRedis(t)
 	// Until the rebuild is done the list says so (503) rather than answer with part of it.
 	require.Eventually(t, func() bool {

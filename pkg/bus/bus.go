@@ -80,7 +80,10 @@ func Connect(url, name string, log *slog.Logger) (*nats.Conn, error) {
 	return nc, nil
 }
 
-// New declares (or updates) the broker's streams and buckets on nc and returns a Bus.
+// New declares the broker's streams and buckets on nc and returns a Bus. Replicas and the
+// session TTL apply when a stream or bucket is created; an existing one keeps its own, so an
+// instance started with other settings never scales the system of record down (changing them is
+// an operator's step, with the nats CLI). The other settings are brought up to date.
 func New(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger) (*Bus, error) {
 	if cfg.Replicas < 1 {
 		cfg.Replicas = 1
@@ -93,21 +96,22 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger) (*Bus
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	b := &Bus{nc: nc, js: js, log: log, cache: consult.NewCache(20000)}
-	b.consults, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	if b.consults, err = b.declare(ctx, jetstream.StreamConfig{
 		Name:        ConsultStream,
 		Description: "consult events: the system of record",
 		Subjects:    []string{consultSubjects + "*"},
 		Storage:     jetstream.FileStorage,
 		Replicas:    cfg.Replicas,
 		Duplicates:  2 * time.Minute,
-		AllowDirect: true,
+		// Reads go through the stream leader: a follower's direct answer may lag behind a write
+		// just acknowledged, and a consult must never be read older than what its user was told.
+		AllowDirect: false,
 		DenyDelete:  true,
 		DenyPurge:   true,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("declare stream %s: %w", ConsultStream, err)
+	}); err != nil {
+		return nil, err
 	}
-	b.deadline, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	if b.deadline, err = b.declare(ctx, jetstream.StreamConfig{
 		Name:              DeadlineStream,
 		Description:       "scheduled offer deadlines",
 		Subjects:          []string{deadlineSchedule + ">", deadlineDue + ">"},
@@ -116,11 +120,10 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger) (*Bus
 		MaxAge:            14 * 24 * time.Hour,
 		Duplicates:        2 * time.Minute,
 		AllowMsgSchedules: true,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("declare stream %s: %w", DeadlineStream, err)
+	}); err != nil {
+		return nil, err
 	}
-	if _, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	if _, err = b.declare(ctx, jetstream.StreamConfig{
 		Name:        AuditStream,
 		Description: "who read which consult",
 		Subjects:    []string{auditSubjects + ">"},
@@ -128,17 +131,53 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger) (*Bus
 		Replicas:    cfg.Replicas,
 		DenyDelete:  true,
 	}); err != nil {
-		return nil, fmt.Errorf("declare stream %s: %w", AuditStream, err)
+		return nil, err
 	}
 	for _, kv := range []jetstream.KeyValueConfig{
 		{Bucket: DirectoryBucket, Description: "roster and users", History: 20, Storage: jetstream.FileStorage, Replicas: cfg.Replicas},
 		{Bucket: SessionBucket, Description: "login sessions", TTL: cfg.SessionTTL, Storage: jetstream.FileStorage, Replicas: cfg.Replicas},
 	} {
-		if _, err := js.CreateOrUpdateKeyValue(ctx, kv); err != nil {
+		existing, err := js.KeyValue(ctx, kv.Bucket)
+		if err == nil {
+			st, err := existing.Status(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("bucket %s: %w", kv.Bucket, err)
+			}
+			if st.TTL() != kv.TTL && kv.TTL != 0 {
+				log.Warn("bucket keeps its TTL", "bucket", kv.Bucket, "ttl", st.TTL(), "requested", kv.TTL)
+			}
+			continue
+		}
+		if !errors.Is(err, jetstream.ErrBucketNotFound) {
+			return nil, fmt.Errorf("bucket %s: %w", kv.Bucket, err)
+		}
+		if _, err := js.CreateKeyValue(ctx, kv); err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
 			return nil, fmt.Errorf("declare bucket %s: %w", kv.Bucket, err)
 		}
 	}
 	return b, nil
+}
+
+// declare creates the stream, or updates an existing one while keeping its replicas.
+func (b *Bus) declare(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	s, err := b.js.Stream(ctx, cfg.Name)
+	switch {
+	case err == nil:
+		if have := s.CachedInfo().Config.Replicas; have != cfg.Replicas {
+			b.log.Warn("stream keeps its replicas", "stream", cfg.Name, "replicas", have, "requested", cfg.Replicas)
+			cfg.Replicas = have
+		}
+		s, err = b.js.UpdateStream(ctx, cfg)
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		s, err = b.js.CreateStream(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // another instance was first
+			return b.declare(ctx, cfg)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("declare stream %s: %w", cfg.Name, err)
+	}
+	return s, nil
 }
 
 // JetStream returns the JetStream context, for packages that own a bucket.

@@ -1,5 +1,6 @@
 // Command bench measures the broker against the quality targets in DESIGN.md that a benchmark
-// can check: the end-to-end offer latency and the all-in-one binary's cold start and idle memory.
+// can check: the end-to-end offer latency, the all-in-one binary's cold start and idle memory,
+// and the WebSocket gateway's memory per connection and delivery latency under many connections.
 //
 // Mode latency (the default) drives a running broker through its public API, as the browser
 // does. It logs in the demo accounts referrer1, onc1 and coord1 (password "demo"), checks that
@@ -32,9 +33,49 @@
 //
 //	go run ./scripts/bench -mode coldstart -runs 5
 //
-// -timeout (default 2m) caps the whole run in latency mode and the measurements (everything
-// after the build) in coldstart mode. Both modes print the command line, the CPU count and the
-// Go version first.
+// Modes connections and fanout measure the notify gateway against DESIGN.md's gateway targets.
+// Like coldstart they build ./services/consultd into a temporary directory and start it with
+// --demo, fully embedded, on a free loopback port and a fresh data dir, and stop it with SIGTERM
+// at the end (with the connections still open; how they ended is reported). They first raise
+// RLIMIT_NOFILE to at least 30000 (soft and hard) with syscall.Setrlimit, which the child
+// inherits; where the hard limit cannot be raised (no CAP_SYS_RESOURCE) they go to the hard
+// limit and fail only when it is below what the run needs. Connections are WebSockets to
+// /api/v1/stream, opened through one shared gorilla dialer with at most -dial-concurrency
+// handshakes in flight, each with the session cookie of a demo user and one reading goroutine.
+// With -src-ips N (by default as many as the ephemeral port range needs) they are spread over
+// the loopback sources 127.0.0.1 .. 127.0.0.N. Consults are submitted as referrer1 at -rate with
+// -workers, like the latency mode; each is timed from just before its POST to the arrival of its
+// consult.requested frame, which the reader finds by scanning the frame's first bytes for type
+// and consult_id (a full decode into a two-field struct only when they are not there) and
+// records into a slice allocated up front. A warm-up consult (not counted) first proves every
+// measured connection live. Frames still missing -offer-wait after the last submit are waited
+// for up to -late-wait more and reported as late or lost. The consultd log's WARN and ERROR lines
+// are summarized at the end; -keep keeps the directory with the log.
+//
+// Mode connections logs in the -users (default coord1, referrer1, onc1, onc2, hem1), reads
+// consultd's RSS after -rss-idle (2 s), opens -conns connections (default 10000) spread round
+// robin over those users' sessions, waits -settle (3 s) and reads RSS again: the difference
+// divided by -conns is the memory per connection (with the Go heap and stack share and the
+// goroutines per connection from /metrics). With those connections open it opens one more as
+// coord1 and times -events consults (default 500, at -rate 50/s) to it, then counts how many of
+// the -conns connections are still open (after -hold more, if given). Note that coord1's
+// connections receive every event and referrer1's every event of its clinic, so with the
+// default -users about half the connections get every submitted consult (two frames each); use
+// -users onc2,hem1 for connections that stay idle while the coordinator is measured.
+//
+//	go run ./scripts/bench -mode connections -conns 10000
+//	go run ./scripts/bench -mode connections -conns 10000 -users onc2,hem1 -hold 130s
+//
+// Mode fanout opens -subs coordinator connections (coord1's session, default 1000), submits
+// -events consults (default 200, at -rate 20/s) and times every consult at every connection:
+// p50/p90/p99/max over all (connection, consult) pairs, over the fastest and the slowest
+// connection per consult, and the number of frames missing or duplicated (both must be 0).
+//
+//	go run ./scripts/bench -mode fanout -subs 1000
+//
+// -timeout (default 2m; 5m in connections, plus -hold, and 3m in fanout) caps the whole run in
+// latency mode and the measurements (everything after the build) in the other modes. Every
+// mode prints the command line, the CPU count and the Go version first.
 package main
 
 import (
@@ -82,24 +123,51 @@ type options struct {
 	runs      int
 	idle      time.Duration
 	timeout   time.Duration
+
+	// connections and fanout
+	conns    int
+	subs     int
+	events   int
+	dialConc int
+	srcIPs   int
+	users    string
+	rssIdle  time.Duration
+	settle   time.Duration
+	hold     time.Duration
+	lateWait time.Duration
+	keep     bool
+	set      map[string]bool // flags given on the command line
 }
 
 func main() {
 	var o options
-	flag.StringVar(&o.mode, "mode", "latency", "latency or coldstart")
+	flag.StringVar(&o.mode, "mode", "latency", "latency, coldstart, connections or fanout")
 	flag.StringVar(&o.base, "base", "http://127.0.0.1:8080", "latency: the running broker's origin")
 	flag.IntVar(&o.n, "n", 1000, "latency: consults to submit")
-	flag.Float64Var(&o.rate, "rate", 200, "latency: target submissions per second")
-	flag.IntVar(&o.workers, "workers", 32, "latency: concurrent submitters (bounded pool)")
-	flag.DurationVar(&o.offerWait, "offer-wait", 10*time.Second, "latency: how long after the last submit every offer must have arrived")
+	flag.Float64Var(&o.rate, "rate", 200, "latency, connections, fanout: target submissions per second (default 200, 50 in connections, 20 in fanout)")
+	flag.IntVar(&o.workers, "workers", 32, "latency, connections, fanout: concurrent submitters (bounded pool)")
+	flag.DurationVar(&o.offerWait, "offer-wait", 10*time.Second, "latency, connections, fanout: how long after the last submit every offer (every consult.requested frame) must have arrived")
 	flag.BoolVar(&o.cleanup, "cleanup", false, "latency: afterwards, cancel the run's consults as coord1 so no offers stay open")
 	flag.IntVar(&o.runs, "runs", 5, "coldstart: starts on a fresh data dir (each followed by one on the used dir)")
 	flag.DurationVar(&o.idle, "idle", 3*time.Second, "coldstart: idle time after ready before reading RSS")
-	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "cap on the run (coldstart: after the build)")
+	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "cap on the run (coldstart, connections, fanout: after the build; connections defaults to 5m, fanout to 3m)")
+	flag.IntVar(&o.conns, "conns", 10000, "connections: idle stream connections to hold open")
+	flag.IntVar(&o.subs, "subs", 1000, "fanout: coordinator stream connections, each measured")
+	flag.IntVar(&o.events, "events", 0, "connections, fanout: consults to submit while measuring (default 500 in connections, 200 in fanout)")
+	flag.IntVar(&o.dialConc, "dial-concurrency", 200, "connections, fanout: WebSocket handshakes in flight at once")
+	flag.IntVar(&o.srcIPs, "src-ips", 0, "connections, fanout: spread connections over loopback sources 127.0.0.1..127.0.0.N (0: enough for the ephemeral port range)")
+	flag.StringVar(&o.users, "users", "coord1,referrer1,onc1,onc2,hem1", "connections: demo users whose sessions the connections use, round robin")
+	flag.DurationVar(&o.rssIdle, "rss-idle", 2*time.Second, "connections: idle time after the logins before the first RSS reading")
+	flag.DurationVar(&o.settle, "settle", 3*time.Second, "connections, fanout: wait after the last connection opened before measuring")
+	flag.DurationVar(&o.hold, "hold", 0, "connections: keep every connection open this much longer after the events before counting the survivors (e.g. 80s to span three server ping periods)")
+	flag.DurationVar(&o.lateWait, "late-wait", 60*time.Second, "connections, fanout: when frames are still missing at -offer-wait, wait up to this much more to tell late frames from lost ones")
+	flag.BoolVar(&o.keep, "keep", false, "connections, fanout: keep the temporary directory (binary, data dir, consultd log)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fail("unexpected arguments: %q", flag.Args())
 	}
+	o.set = map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
 
 	fmt.Printf("command: %s\n", commandLine())
 	fmt.Printf("machine: %d CPUs (runtime.NumCPU)%s, %s/%s, %s\n", runtime.NumCPU(), cpuModel(), runtime.GOOS, runtime.GOARCH, runtime.Version())
@@ -112,8 +180,12 @@ func main() {
 		err = runLatency(ctx, o)
 	case "coldstart":
 		err = runColdstart(ctx, o)
+	case "connections":
+		err = runConnections(ctx, o)
+	case "fanout":
+		err = runFanout(ctx, o)
 	default:
-		err = fmt.Errorf("-mode %q: want latency or coldstart", o.mode)
+		err = fmt.Errorf("-mode %q: want latency, coldstart, connections or fanout", o.mode)
 	}
 	if err != nil {
 		stop()
@@ -355,46 +427,7 @@ func runLatency(ctx context.Context, o options) error {
 	}
 	fmt.Printf("warm-up: consult %s offered to %s; measuring\n", warm.id, oncID)
 
-	// Submit at the target rate: at each tick, hand the pool every consult due by now (so a
-	// late tick catches up), never more than -n in all. A busy pool holds the dispatcher back,
-	// which shows as a lower achieved rate.
-	results := make([]submission, o.n)
-	jobs := make(chan int, o.workers)
-	var wg sync.WaitGroup
-	for range o.workers {
-		wg.Go(func() {
-			for i := range jobs {
-				body := consultBody(i + 1)
-				results[i] = submit(ctx, ref, body)
-			}
-		})
-	}
-	interval := max(time.Duration(float64(time.Second)/o.rate), 200*time.Microsecond)
-	tick := time.NewTicker(interval)
-	start := time.Now()
-	next := 0
-dispatch:
-	for next < o.n {
-		due := min(o.n, int(time.Since(start).Seconds()*o.rate)+1)
-		for ; next < due; next++ {
-			select {
-			case jobs <- next:
-			case <-ctx.Done():
-				break dispatch
-			}
-		}
-		if next == o.n {
-			break
-		}
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			break dispatch
-		}
-	}
-	tick.Stop()
-	close(jobs)
-	wg.Wait()
+	results := submitPaced(ctx, ref, o.n, o.rate, o.workers)
 
 	var first, last time.Time
 	var ids []string
@@ -486,6 +519,52 @@ dispatch:
 	return nil
 }
 
+// submitPaced submits n consults (bodies 1..n) through c at rate per second with a pool of
+// workers and returns one result per consult (started false for those never sent, when ctx
+// ended first). At each tick the pool gets every consult due by now (so a late tick catches
+// up), never more than n in all; a busy pool holds the dispatcher back, which shows as a lower
+// achieved rate.
+func submitPaced(ctx context.Context, c *apiclient.Client, n int, rate float64, workers int) []submission {
+	results := make([]submission, n)
+	jobs := make(chan int, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range jobs {
+				body := consultBody(i + 1)
+				results[i] = submit(ctx, c, body)
+			}
+		})
+	}
+	interval := max(time.Duration(float64(time.Second)/rate), 200*time.Microsecond)
+	tick := time.NewTicker(interval)
+	start := time.Now()
+	next := 0
+dispatch:
+	for next < n {
+		due := min(n, int(time.Since(start).Seconds()*rate)+1)
+		for ; next < due; next++ {
+			select {
+			case jobs <- next:
+			case <-ctx.Done():
+				break dispatch
+			}
+		}
+		if next == n {
+			break
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			break dispatch
+		}
+	}
+	tick.Stop()
+	close(jobs)
+	wg.Wait()
+	return results
+}
+
 func streamState(o *offers) string {
 	select {
 	case <-o.done:
@@ -560,8 +639,7 @@ func runColdstart(ctx context.Context, o options) error {
 	if o.runs < 1 {
 		return errors.New("-runs must be positive")
 	}
-	root, err := moduleRoot()
-	if err != nil {
+	if _, err := moduleRoot(); err != nil {
 		return err
 	}
 	tmp, err := os.MkdirTemp("", "consultd-coldstart-")
@@ -574,16 +652,9 @@ func runColdstart(ctx context.Context, o options) error {
 		o.runs, o.idle, o.timeout)
 	fmt.Printf("child: %s --demo --addr 127.0.0.1:<free port> --data <dir>, env PATH HOME TMPDIR only (no REDIS_URL, NATS_URL: fully embedded)\n", bin)
 
-	buildCtx, cancelBuild := context.WithTimeout(ctx, 10*time.Minute)
-	t0 := time.Now()
-	build := exec.CommandContext(buildCtx, "go", "build", "-o", bin, "./services/consultd")
-	build.Dir = root
-	out, err := build.CombinedOutput()
-	cancelBuild()
-	if err != nil {
-		return fmt.Errorf("go build ./services/consultd in %s: %w\n%s", root, err, out)
+	if err := buildConsultd(ctx, bin); err != nil {
+		return err
 	}
-	fmt.Printf("built: go build -o %s ./services/consultd (in %s) took %.2f s\n", bin, root, time.Since(t0).Seconds())
 
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()

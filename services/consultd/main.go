@@ -53,6 +53,7 @@ type Config struct {
 	RosterFile     string
 	AllowedOrigins []string
 	SecureCookies  bool
+	TrustProxy     bool
 	OTLPEndpoint   string
 	Replicas       int
 	LogLevel       slog.Level
@@ -100,6 +101,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	c.RosterFile = env.String("ROSTER_FILE", "")
 	c.AllowedOrigins = env.List("ALLOWED_ORIGINS")
 	c.SecureCookies = env.Bool("SECURE_COOKIES", false)
+	c.TrustProxy = env.Bool("TRUST_FORWARDED_FOR", false)
 	c.OTLPEndpoint = env.String("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 	c.Replicas = env.Int("STREAM_REPLICAS", 1)
 	c.OfferFor = env.PerUrgency("OFFER_TIMEOUT", 2*time.Minute, 15*time.Minute, 4*time.Hour)
@@ -163,7 +165,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	in.Directory.OnChange(gw.RosterChanged)
 	srv := api.New(api.Config{
-		AllowedOrigins: cfg.AllowedOrigins, AcceptWithin: cfg.AcceptWithin, SecureCookies: cfg.SecureCookies, Stream: gw,
+		AllowedOrigins: cfg.AllowedOrigins, AcceptWithin: cfg.AcceptWithin, SecureCookies: cfg.SecureCookies, TrustForwardedFor: cfg.TrustProxy, Stream: gw,
 		Mount: func(mux *http.ServeMux) { in.Health(mux, log, in.Ready) },
 	}, in.Bus, store, in.Directory, in.Sessions, ratelimit.New(in.Redis, "consult:rl:"), log)
 

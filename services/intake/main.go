@@ -41,6 +41,7 @@ type Config struct {
 	RosterFile     string
 	AllowedOrigins []string
 	SecureCookies  bool
+	TrustProxy     bool
 	SessionTTL     time.Duration
 	AcceptWithin   map[string]time.Duration
 }
@@ -64,6 +65,7 @@ func load(getenv func(string) string) (Config, error) {
 		RosterFile:     env.String("ROSTER_FILE", ""),
 		AllowedOrigins: env.List("ALLOWED_ORIGINS"),
 		SecureCookies:  env.Bool("SECURE_COOKIES", false),
+		TrustProxy:     env.Bool("TRUST_FORWARDED_FOR", false),
 		SessionTTL:     env.Duration("SESSION_TTL", 12*time.Hour),
 		AcceptWithin:   env.PerUrgency("SLA_ACCEPT", 10*time.Minute, time.Hour, 24*time.Hour),
 	}
@@ -100,7 +102,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	store := readmodel.New(in.Redis, "consult:")
 	srv := api.New(api.Config{
-		AllowedOrigins: cfg.AllowedOrigins, AcceptWithin: cfg.AcceptWithin, SecureCookies: cfg.SecureCookies, Stream: stream,
+		AllowedOrigins: cfg.AllowedOrigins, AcceptWithin: cfg.AcceptWithin, SecureCookies: cfg.SecureCookies, TrustForwardedFor: cfg.TrustProxy, Stream: stream,
 		Mount: func(mux *http.ServeMux) { in.Health(mux, log, in.Ready) },
 	}, in.Bus, store, in.Directory, in.Sessions, ratelimit.New(in.Redis, "consult:rl:"), log)
 	ln, err := net.Listen("tcp", cfg.Addr)

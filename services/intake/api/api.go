@@ -36,6 +36,8 @@ type Config struct {
 	AllowedOrigins []string
 	// AcceptWithin is the SLA for a specialist to accept, per urgency.
 	AcceptWithin map[string]time.Duration
+	// TrustForwardedFor takes the client's address from X-Forwarded-For, set by a proxy in front.
+	TrustForwardedFor bool
 	// SecureCookies marks the session cookie Secure (set when served over TLS, also behind a proxy).
 	SecureCookies bool
 	// Stream serves /api/v1/stream: the notify gateway in process, or a proxy to it. Nil: 404.

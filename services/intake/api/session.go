@@ -1,13 +1,16 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/regionalconsult/broker/pkg/apierror"
 	"github.com/regionalconsult/broker/pkg/consult"
+	"github.com/regionalconsult/broker/pkg/ratelimit"
 	"github.com/regionalconsult/broker/pkg/roster"
 	"github.com/regionalconsult/broker/pkg/session"
 )
@@ -66,31 +69,26 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, s.log, &consult.Error{Code: consult.Invalid, Message: "username and password are required", Fields: fields})
 		return
 	}
-	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	keys := []struct {
-		key   string
-		limit int
-	}{{"login:user:" + req.Username, failedLoginsPerUser}, {"login:addr:" + host, failedLoginsPerAddr}}
-	for _, k := range keys {
-		blocked, wait, err := s.limiter.Blocked(r.Context(), k.key, k.limit)
-		if err != nil {
-			s.log.Warn("login rate limit unavailable; allowing", "err", err)
-			break
-		}
-		if blocked {
-			apierror.Write(w, s.log, apierror.RetryAfter{Err: consult.Errorf(consult.RateLimited, "too many failed logins; try again later"), After: wait})
-			return
-		}
+	// Every attempt takes from the budgets before the password is checked, so concurrent
+	// guesses cannot overdraw them; a successful login gives its attempt back.
+	budgets := []ratelimit.Budget{{Key: "login:user:" + req.Username, Limit: failedLoginsPerUser},
+		{Key: "login:addr:" + s.clientAddr(r), Limit: failedLoginsPerAddr}}
+	ok, wait, err := s.limiter.Take(r.Context(), failedLoginWindow, budgets...)
+	if err != nil {
+		apierror.Write(w, s.log, apierror.Unavailable(err))
+		return
+	}
+	if !ok {
+		apierror.Write(w, s.log, apierror.RetryAfter{Err: consult.Errorf(consult.RateLimited, "too many failed logins; try again later"), After: wait})
+		return
 	}
 	token, u, err := s.sessions.Login(r.Context(), req.Username, req.Password)
 	if errors.Is(err, session.ErrBadCredentials) {
-		for _, k := range keys {
-			if err := s.limiter.Hit(r.Context(), k.key, failedLoginWindow); err != nil {
-				s.log.Warn("failed login not counted", "err", err)
-			}
-		}
 		apierror.Write(w, s.log, consult.Errorf(consult.Unauthenticated, "wrong username or password"))
 		return
+	}
+	if rerr := s.limiter.Return(context.WithoutCancel(r.Context()), budgets...); rerr != nil {
+		s.log.Warn("login attempt not given back", "err", rerr)
 	}
 	if err != nil {
 		apierror.Write(w, s.log, apierror.Unavailable(err))
@@ -99,6 +97,21 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: session.CookieName, Value: token, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: s.cfg.SecureCookies || r.TLS != nil})
 	apierror.WriteJSON(w, http.StatusOK, map[string]any{"user": u})
+}
+
+// clientAddr is the address a request came from: the connection's peer, or behind a trusted
+// proxy the address it appended to X-Forwarded-For.
+func (s *Server) clientAddr(r *http.Request) string {
+	if s.cfg.TrustForwardedFor {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			hops := strings.Split(xff[len(xff)-1], ",")
+			if last := strings.TrimSpace(hops[len(hops)-1]); last != "" {
+				return last
+			}
+		}
+	}
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	return host
 }
 
 func (s *Server) currentSession(w http.ResponseWriter, _ *http.Request, u roster.User) {
