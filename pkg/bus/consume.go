@@ -13,11 +13,23 @@ import (
 	"github.com/regionalconsult/broker/pkg/event"
 )
 
-// maxDeliver bounds redelivery: a message that fails this often is terminated and reported.
-const maxDeliver = 12
+// maxDeliver bounds redelivery: a message that fails this often (about 13 minutes of retries
+// with the backoff below, enough to ride out a stream leader election or a Redis failover) is
+// terminated and reported.
+const maxDeliver = 20
+
+// backoff is the wait before the n-th redelivery: growing, capped at a minute.
+func backoff(n uint64) time.Duration {
+	return min(time.Duration(n*n)*500*time.Millisecond, time.Minute)
+}
 
 // errPermanent marks a handler error that retrying cannot fix.
 var errPermanent = errors.New("permanent failure")
+
+// EarlyError asks for redelivery after Wait: the message arrived before the moment it is for.
+type EarlyError struct{ Wait time.Duration }
+
+func (e *EarlyError) Error() string { return fmt.Sprintf("early by %s", e.Wait) }
 
 // Permanent wraps err so that the consumer terminates the message instead of redelivering it.
 func Permanent(err error) error { return fmt.Errorf("%w: %w", errPermanent, err) }
@@ -62,10 +74,14 @@ func (b *Bus) consume(ctx context.Context, stream, name, filter string, h func(c
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", name, err)
 	}
-	<-ctx.Done()
-	cc.Drain()
-	<-cc.Closed()
-	return nil
+	select {
+	case <-ctx.Done():
+		cc.Drain()
+		<-cc.Closed()
+		return nil
+	case <-cc.Closed(): // the client gave up (consumer deleted, connection closed for good)
+		return fmt.Errorf("consumer %s on %s stopped", name, stream)
+	}
 }
 
 func (b *Bus) handle(ctx context.Context, name string, m jetstream.Msg, h func(context.Context, jetstream.Msg, uint64) error) {
@@ -90,7 +106,11 @@ func (b *Bus) handle(ctx context.Context, name string, m jetstream.Msg, h func(c
 			"deliveries", meta.NumDelivered, "err", err)
 		_ = m.TermWithReason(err.Error())
 	default:
-		delay := time.Duration(meta.NumDelivered*meta.NumDelivered) * 100 * time.Millisecond
+		delay := backoff(meta.NumDelivered)
+		var early *EarlyError
+		if errors.As(err, &early) {
+			delay = early.Wait // not a failure: the message came before its time
+		}
 		b.log.Warn("handler failed; redelivering", "consumer", name, "seq", meta.Sequence.Stream, "in", delay, "err", err)
 		_ = m.NakWithDelay(delay)
 	}

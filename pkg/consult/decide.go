@@ -194,6 +194,6 @@ func (c *Consult) Remind(offerPos, n int, now time.Time) (event.Event, error) {
 		return event.Event{}, Errorf(Conflict, "offer %d needs no reminder", offerPos)
 	}
 	e := c.next(event.OfferReminder, "routing", now)
-	e.SpecialistID = c.Offer.SpecialistID
+	e.SpecialistID, e.Reminder = c.Offer.SpecialistID, n
 	return e, nil
 }

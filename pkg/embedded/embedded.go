@@ -4,6 +4,8 @@
 package embedded
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,7 +22,9 @@ type NATS struct {
 }
 
 // StartNATS starts a NATS server with JetStream storing under dir, listening on host:port
-// (port 0 picks a free one). Every JetStream write is fsynced before it is acknowledged.
+// (port 0 picks a free one), or on no port at all when host is "": then only Connect reaches
+// it, and no other process on the machine can read or forge consult events. Every JetStream
+// write is fsynced before it is acknowledged.
 func StartNATS(dir, host string, port int) (*NATS, error) {
 	if port == 0 {
 		port = server.RANDOM_PORT
@@ -36,6 +40,7 @@ func StartNATS(dir, host string, port int) (*NATS, error) {
 		NoLog:      true,
 		// A clinic's attachment-free consult is small; this bounds a runaway client.
 		MaxPayload: 8 << 20,
+		DontListen: host == "",
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -59,20 +64,27 @@ func (n *NATS) Shutdown() {
 }
 
 // Redis is a running in-process Redis-protocol server. It keeps data in memory only, which the
-// broker allows because Redis holds working state that is rebuilt from the stream.
+// broker allows because Redis holds working state that is rebuilt from the stream. It requires
+// a random password, which its URL carries, so other local users cannot read it.
 type Redis struct {
-	m    *miniredis.Miniredis
-	stop chan struct{}
-	done chan struct{}
+	m        *miniredis.Miniredis
+	password string
+	stop     chan struct{}
+	done     chan struct{}
 }
 
 // StartRedis starts an in-process Redis-protocol server on addr (host:port; port 0 picks one).
 func StartRedis(addr string) (*Redis, error) {
 	m := miniredis.NewMiniRedis()
+	secret := make([]byte, 18)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, fmt.Errorf("embedded redis: %w", err)
+	}
+	m.RequireAuth(base64.RawURLEncoding.EncodeToString(secret))
 	if err := m.StartAddr(addr); err != nil {
 		return nil, fmt.Errorf("embedded redis: %w", err)
 	}
-	r := &Redis{m: m, stop: make(chan struct{}), done: make(chan struct{})}
+	r := &Redis{m: m, password: base64.RawURLEncoding.EncodeToString(secret), stop: make(chan struct{}), done: make(chan struct{})}
 	go r.clock()
 	return r, nil
 }
@@ -96,7 +108,7 @@ func (r *Redis) clock() {
 }
 
 // URL is the redis:// URL of the server.
-func (r *Redis) URL() string { return "redis://" + r.m.Addr() + "/0" }
+func (r *Redis) URL() string { return "redis://:" + r.password + "@" + r.m.Addr() + "/0" }
 
 // FlushAll empties the server, as an operator's FLUSHALL would.
 func (r *Redis) FlushAll() { r.m.FlushAll() }

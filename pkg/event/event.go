@@ -82,6 +82,8 @@ type Event struct {
 	MessageID      string    `json:"message_id,omitempty"`
 	Body           string    `json:"body,omitempty"`
 	Recommendation string    `json:"recommendation,omitempty"`
+	// Reminder numbers an OfferReminder within its offer, from 1.
+	Reminder int `json:"reminder,omitempty"`
 
 	// StreamSeq is the event's sequence in the stream. It is not encoded: readers set it from
 	// the stream's metadata.

@@ -20,8 +20,9 @@ func Token(r *http.Request) string {
 }
 
 // OriginAllowed reports whether r may act with the user's session: its Origin header is absent
-// (a script), or one of allowed, or, when allowed is empty, the origin r was served on. With
-// SameSite=Strict cookies this is the broker's defence against cross-site requests.
+// (a script), the origin r was served on, or one of allowed (origins of other pages that may,
+// such as the public name in front of a proxy). With SameSite=Strict cookies this is the
+// broker's defence against cross-site requests.
 func OriginAllowed(r *http.Request, allowed []string) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -31,8 +32,13 @@ func OriginAllowed(r *http.Request, allowed []string) bool {
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return false
 	}
-	if len(allowed) > 0 {
-		return slices.Contains(allowed, strings.TrimSuffix(origin, "/"))
+	if slices.Contains(allowed, strings.TrimSuffix(origin, "/")) {
+		return true
 	}
-	return strings.EqualFold(u.Host, r.Host)
+	serving := "http"
+	if r.TLS != nil {
+		serving = "https"
+	}
+	// Behind a proxy that ends TLS the request arrives over plain HTTP; the host must match.
+	return strings.EqualFold(u.Host, r.Host) && (u.Scheme == serving || r.TLS == nil)
 }

@@ -55,7 +55,8 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	}
 	tp := sdktrace.NewTracerProvider(topts...)
 	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	// Trace context only: baggage from a browser would be copied into stored consult events.
+	otel.SetTextMapPropagator(propagation.TraceContext{})
 	t.shutdown = append(t.shutdown, tp.Shutdown)
 
 	reg := prometheus.NewRegistry()

@@ -131,7 +131,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}()
 	icfg := infra.Config{ServiceName: "consultd", OTLPEndpoint: cfg.OTLPEndpoint, NATSURL: cfg.NATSURL, RedisURL: cfg.RedisURL, Replicas: cfg.Replicas}
 	if cfg.NATSURL == "" {
-		ns, err := embedded.StartNATS(filepath.Join(cfg.DataDir, "jetstream"), "127.0.0.1", 0)
+		ns, err := embedded.StartNATS(filepath.Join(cfg.DataDir, "jetstream"), "", 0)
 		if err != nil {
 			return err
 		}
@@ -178,7 +178,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	fmt.Fprintf(stdout, "consultd listening on http://%s (started in %s; redis %s; nats %s)\n",
 		ln.Addr(), time.Since(start).Round(time.Millisecond), kind(cfg.RedisURL), kind(cfg.NATSURL))
-	return infra.Serve(ctx, log, &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}, ln,
+	return infra.Serve(ctx, log, &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}, ln,
 		map[string]infra.Component{"projector": projector.Run, "routing": router.Run, "gateway": gw.Run, "directory": in.Directory.Watch,
 			"email": fallback.New(cfg.Mail, in.Bus, in.Redis, tracker, in.Directory, log).Run},
 		gw.Shutdown)

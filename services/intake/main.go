@@ -110,7 +110,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
 	log.Info("intake listening", "addr", ln.Addr().String())
-	return infra.Serve(ctx, log, &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}, ln,
+	return infra.Serve(ctx, log, &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}, ln,
 		map[string]infra.Component{
 			"projector": readmodel.NewProjector(store, in.Bus, 0, log).Run,
 			"directory": in.Directory.Watch,

@@ -35,6 +35,8 @@ func (g *Gateway) serve(ctx context.Context, conn *websocket.Conn, u roster.User
 	defer g.connected.Add(ctx, -1)
 	defer g.present(ctx, u.ID)()
 
+	revoked, release := g.watchSession(session.Key(token)) // before the replay, which may take a while
+	defer release()
 	if resume && after < live {
 		if at, err := g.bus.StoredAt(ctx, after+1); err == nil && g.now().Sub(at) > g.cfg.ReplayWindow {
 			g.close(conn, CloseHistoryGone, "history older than the replay window: reload, then reconnect without after")
@@ -47,8 +49,6 @@ func (g *Gateway) serve(ctx context.Context, conn *websocket.Conn, u roster.User
 		}
 	}
 
-	revoked, release := g.watchSession(session.Key(token))
-	defer release()
 	gone := make(chan struct{})
 	go g.read(conn, gone)
 	ping := time.NewTicker(g.cfg.PingEvery)

@@ -148,12 +148,20 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, sessions Sessions, p Prese
 // Run follows the consult stream and publishes every event to the hub, and closes the
 // connections of revoked sessions, until ctx ends.
 func (g *Gateway) Run(ctx context.Context) error {
-	errc := make(chan error, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
 	go func() { errc <- g.sessions.WatchRevoked(ctx, g.revoke) }()
+	go func() { errc <- g.follow(ctx) }()
 	go g.heartbeat(ctx)
-	err := g.follow(ctx)
-	if werr := <-errc; err == nil {
-		err = werr
+	// Whichever part stops first stops the gateway: a feed that died must not look alive.
+	err := <-errc
+	cancel()
+	if err2 := <-errc; err == nil {
+		err = err2
+	}
+	if err == nil && ctx.Err() == nil {
+		err = errors.New("gateway: feed ended")
 	}
 	return err
 }
@@ -237,25 +245,41 @@ func (g *Gateway) revoke(key string) {
 func (g *Gateway) follow(ctx context.Context) error {
 	start := g.hub.Seq()
 	return g.bus.Follow(ctx, start, func(ctx context.Context, e event.Event) error {
-		before, err := g.stateBefore(ctx, e, g.states)
-		if err != nil {
-			g.log.Error("event not delivered: consult history unreadable", "consult_id", e.ConsultID, "seq", e.StreamSeq, "err", err)
-			return nil
+		// An event is never skipped: a client past it could not get it by resuming. While the
+		// consult's history cannot be read, the feed waits and tries again.
+		for wait := 50 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+			err := g.publish(ctx, e)
+			if err == nil || ctx.Err() != nil {
+				return ctx.Err()
+			}
+			g.log.Error("event not delivered yet; retrying", "consult_id", e.ConsultID, "seq", e.StreamSeq, "in", wait, "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
 		}
-		after, err := consult.Apply(before, e)
-		if err != nil {
-			g.log.Error("event not delivered: does not fold", "consult_id", e.ConsultID, "seq", e.StreamSeq, "err", err)
-			return nil
-		}
-		g.states.Put(after)
-		f, err := g.frame(e, after)
-		if err != nil {
-			return err
-		}
-		g.hub.Publish(f, before, after)
-		g.delivered.Add(ctx, 1)
-		return nil
 	})
+}
+
+// publish hands one event to the hub with the states before and after it.
+func (g *Gateway) publish(ctx context.Context, e event.Event) error {
+	before, err := g.stateBefore(ctx, e, g.states)
+	if err != nil {
+		return err
+	}
+	after, err := consult.Apply(before, e)
+	if err != nil {
+		return err
+	}
+	f, err := g.frame(e, after)
+	if err != nil {
+		return err
+	}
+	g.states.Put(after)
+	g.hub.Publish(f, before, after)
+	g.delivered.Add(ctx, 1)
+	return nil
 }
 
 // stateBefore returns the consult's state just before e, from cache or from its history.

@@ -60,10 +60,13 @@ func New(b *bus.Bus, r Roster, p Policy, log *slog.Logger) *Worker {
 
 // Run consumes events and deadlines until ctx ends.
 func (w *Worker) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	errc := make(chan error, 2)
 	go func() { errc <- w.bus.ConsumeEvents(ctx, EventsConsumer, w.onEvent) }()
 	go func() { errc <- w.bus.ConsumeDeadlines(ctx, DeadlinesConsumer, w.onDeadline) }()
-	err := <-errc
+	err := <-errc // the first to stop stops routing: half a router must not look healthy
+	cancel()
 	if err2 := <-errc; err == nil {
 		err = err2
 	}
@@ -104,9 +107,9 @@ func (w *Worker) scheduleReminder(ctx context.Context, e event.Event) error {
 	if !ok {
 		return nil
 	}
-	n := 1
-	if e.Type == event.OfferReminder {
-		n = o.Reminders + 1
+	n := e.Reminder + 1 // the one after the event's own, whatever has happened since
+	if e.Type == event.Offered {
+		n = 1
 	}
 	return w.bus.Schedule(ctx, bus.Deadline{ConsultID: c.ID, OfferPosition: o.Position, Kind: bus.Remind, N: n, At: at})
 }
@@ -133,8 +136,8 @@ func (w *Worker) onDeadline(ctx context.Context, d bus.Deadline) error {
 		if c.Offer == nil || c.Offer.Position != d.OfferPosition {
 			return event.Event{}, false, nil // answered, withdrawn or already expired
 		}
-		if now.Before(c.Offer.ExpiresAt) {
-			return event.Event{}, false, fmt.Errorf("deadline of %s offer %d due at %s arrived early", c.ID, d.OfferPosition, c.Offer.ExpiresAt)
+		if now.Before(c.Offer.ExpiresAt) { // this instance's clock is behind the server's
+			return event.Event{}, false, &bus.EarlyError{Wait: c.Offer.ExpiresAt.Sub(now) + 10*time.Millisecond}
 		}
 		e, err := c.ExpireOffer(d.OfferPosition, now)
 		return e, err == nil, err
