@@ -91,7 +91,9 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger) (*Bus
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
 	}
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
+		log.Error("asynchronous record not stored", "subject", m.Subject, "err", err)
+	}))
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}

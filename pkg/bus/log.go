@@ -168,23 +168,23 @@ func (b *Bus) History(ctx context.Context, id string) ([]event.Event, error) {
 	return out, nil
 }
 
-// Audit records that actorID did action ("read", "list") on consult id ("" for a list), without
-// waiting for the stream's acknowledgement: an audit record must not slow a clinician down, and
-// a failed one is logged. Records carry ids only.
-func (b *Bus) Audit(ctx context.Context, actorID, action, id string) {
+// Audit records that actorID did action ("read", "list") on the consults ids, without waiting
+// for the stream's acknowledgement: an audit record must not slow a clinician down. A record the
+// stream refuses is logged by the publish error handler set in New. Records carry ids only.
+func (b *Bus) Audit(ctx context.Context, actorID, action string, ids ...string) {
 	data, err := json.Marshal(struct {
-		ActorID   string    `json:"actor_id"`
-		Action    string    `json:"action"`
-		ConsultID string    `json:"consult_id,omitempty"`
-		At        time.Time `json:"at"`
-	}{actorID, action, id, time.Now().UTC()})
+		ActorID    string    `json:"actor_id"`
+		Action     string    `json:"action"`
+		ConsultIDs []string  `json:"consult_ids"`
+		At         time.Time `json:"at"`
+	}{actorID, action, ids, time.Now().UTC()})
 	if err != nil {
-		b.log.Error("audit record not encoded", "action", action, "consult_id", id, "err", err)
+		b.log.Error("audit record not encoded", "action", action, "err", err)
 		return
 	}
 	msg := &nats.Msg{Subject: auditSubjects + action, Data: data, Header: nats.Header{}}
 	inject(ctx, msg.Header)
 	if _, err := b.js.PublishMsgAsync(msg); err != nil {
-		b.log.Error("audit record not stored", "action", action, "consult_id", id, "err", err)
+		b.log.Error("audit record not stored", "action", action, "actor_id", actorID, "err", err)
 	}
 }

@@ -231,10 +231,11 @@ func (s *Server) listConsults(w http.ResponseWriter, r *http.Request, u roster.U
 		return
 	}
 	now := s.now()
+	ids := make([]string, len(list))
 	for i, c := range list {
-		list[i] = c.At(now)
+		list[i], ids[i] = c.At(now), c.ID
 	}
-	s.bus.Audit(r.Context(), u.ID, "list", "")
+	s.bus.Audit(r.Context(), u.ID, "list", ids...)
 	apierror.WriteJSON(w, http.StatusOK, map[string]any{"consults": list, "next_cursor": next})
 }
 
