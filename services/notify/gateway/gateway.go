@@ -19,6 +19,7 @@ import (
 	"github.com/oklog/ulid/v2"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/regionalconsult/broker/pkg/apierror"
 	"github.com/regionalconsult/broker/pkg/bus"
@@ -46,11 +47,13 @@ const (
 type Config struct {
 	// AllowedOrigins are the origins whose pages may connect; empty means the serving origin.
 	AllowedOrigins []string
-	// Queue is how many frames a connection may have waiting before it is dropped as too slow.
+	// Queue is how many frames a connection may have waiting before it is dropped as too slow
+	// (beyond what its socket's send buffer holds).
 	Queue int
 	// PingEvery is how often the server pings; a client silent for three times that is gone.
 	PingEvery time.Duration
-	// SessionCheck is how often a connection's session is checked again.
+	// SessionCheck is how often each session with open connections is checked again (expiry;
+	// revocations arrive at once, and roster changes through RosterChanged).
 	SessionCheck time.Duration
 	// SendBuffer bounds the kernel's send buffer per connection (bytes), so that a client that
 	// stops reading is noticed after a bounded backlog and costs bounded memory.
@@ -62,13 +65,13 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.Queue <= 0 {
-		c.Queue = 256
+		c.Queue = 32
 	}
 	if c.PingEvery <= 0 {
 		c.PingEvery = 25 * time.Second
 	}
 	if c.SessionCheck <= 0 {
-		c.SessionCheck = 10 * time.Second
+		c.SessionCheck = 30 * time.Second
 	}
 	if c.SendBuffer <= 0 {
 		c.SendBuffer = 64 << 10
@@ -94,22 +97,22 @@ type Presence interface {
 
 // Gateway serves /api/v1/stream.
 type Gateway struct {
-	cfg      Config
-	bus      *bus.Bus
-	sessions Sessions
-	hub      *hub.Hub
-	states   *consult.Cache
-	log      *slog.Logger
-	upgrader websocket.Upgrader
-	stop     chan struct{}
-	stopping bool // guarded by mu
-	// bySession holds, per session key, a channel closed when that session is revoked.
+	cfg       Config
+	bus       *bus.Bus
+	sessions  Sessions
+	hub       *hub.Hub
+	states    *consult.Cache
+	log       *slog.Logger
+	upgrader  websocket.Upgrader
+	stop      chan struct{}
+	stopping  bool // guarded by mu
 	mu        sync.Mutex
-	bySession map[string]*revocation
+	streams   map[*stream]struct{}   // every open connection; guarded by mu
+	bySession map[string]*sessionSet // open connections per session key; guarded by mu
 	presence  Presence
+	replays   chan struct{} // a slot per replay allowed at once
 	instance  string
 	connSeq   atomic.Uint64
-	local     map[string]string // connection id → user id, for presence refreshes
 	conns     sync.WaitGroup
 	now       func() time.Time
 
@@ -129,8 +132,8 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, sessions Sessions, p Prese
 	connected, _ := m.Int64UpDownCounter("stream_connections", metric.WithDescription("open stream connections"))
 	delivered, _ := m.Int64Counter("stream_frames_total", metric.WithDescription("events published to this instance's hub"))
 	g := &Gateway{cfg: cfg, bus: b, sessions: sessions, hub: hub.New(last), states: consult.NewCache(20000), log: log,
-		stop: make(chan struct{}), bySession: map[string]*revocation{}, presence: p, instance: ulid.Make().String(),
-		local: map[string]string{}, now: time.Now, connected: connected, delivered: delivered}
+		stop: make(chan struct{}), streams: map[*stream]struct{}{}, bySession: map[string]*sessionSet{}, replays: make(chan struct{}, 8),
+		presence: p, instance: ulid.Make().String(), now: time.Now, connected: connected, delivered: delivered}
 	g.upgrader = websocket.Upgrader{
 		ReadBufferSize:  512,
 		WriteBufferSize: 4096,
@@ -153,7 +156,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() { errc <- g.sessions.WatchRevoked(ctx, g.revoke) }()
 	go func() { errc <- g.follow(ctx) }()
-	go g.heartbeat(ctx)
+	go g.housekeeping(ctx)
 	// Whichever part stops first stops the gateway: a feed that died must not look alive.
 	err := <-errc
 	cancel()
@@ -164,82 +167,6 @@ func (g *Gateway) Run(ctx context.Context) error {
 		err = errors.New("gateway: feed ended")
 	}
 	return err
-}
-
-// heartbeat keeps this instance's connections present until ctx ends.
-func (g *Gateway) heartbeat(ctx context.Context) {
-	t := time.NewTicker(g.presence.TTL() / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			g.mu.Lock()
-			conns := map[string][]string{}
-			for id, user := range g.local {
-				conns[user] = append(conns[user], id)
-			}
-			g.mu.Unlock()
-			if err := g.presence.Refresh(ctx, conns); err != nil {
-				g.log.Warn("presence not refreshed", "err", err)
-			}
-		}
-	}
-}
-
-// present records a new connection of user and returns the function that forgets it.
-func (g *Gateway) present(ctx context.Context, user string) func() {
-	id := g.instance + "-" + strconv.FormatUint(g.connSeq.Add(1), 10)
-	g.mu.Lock()
-	g.local[id] = user
-	g.mu.Unlock()
-	if err := g.presence.Connected(ctx, user, id); err != nil {
-		g.log.Warn("presence not recorded", "user_id", user, "err", err)
-	}
-	return func() {
-		g.mu.Lock()
-		delete(g.local, id)
-		g.mu.Unlock()
-		if err := g.presence.Disconnected(context.WithoutCancel(ctx), user, id); err != nil {
-			g.log.Warn("presence not cleared; it lapses by itself", "user_id", user, "err", err)
-		}
-	}
-}
-
-// revocation is closed when a session ends; every connection of that session waits on it.
-type revocation struct {
-	users int
-	ended chan struct{}
-}
-
-// watchSession returns a channel closed when the session with key is revoked, and a function
-// to call when the connection no longer needs it.
-func (g *Gateway) watchSession(key string) (<-chan struct{}, func()) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	r := g.bySession[key]
-	if r == nil {
-		r = &revocation{ended: make(chan struct{})}
-		g.bySession[key] = r
-	}
-	r.users++
-	return r.ended, func() {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		if r.users--; r.users == 0 && g.bySession[key] == r {
-			delete(g.bySession, key)
-		}
-	}
-}
-
-func (g *Gateway) revoke(key string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if r := g.bySession[key]; r != nil {
-		close(r.ended)
-		delete(g.bySession, key)
-	}
 }
 
 func (g *Gateway) follow(ctx context.Context) error {
@@ -325,6 +252,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		g.stopping = true
 		close(g.stop)
 	}
+	for s := range g.streams {
+		go s.shut(CloseRestart, "server restarting, resume with after")
+	}
 	g.mu.Unlock()
 	done := make(chan struct{})
 	go func() { g.conns.Wait(); close(done) }()
@@ -388,10 +318,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, g.log, consult.Errorf(consult.Unavailable, "this gateway is shutting down; reconnect"))
 		return
 	}
-	defer g.conns.Done()
 	conn, err := g.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		g.conns.Done()
 		return // the upgrader has answered
 	}
-	g.serve(context.WithoutCancel(r.Context()), conn, u, token, after, resume)
+	// serve returns once the connection is set up, leaving a small reader goroutine, so the
+	// server's deep handler stack and request state are not kept for the hours a connection
+	// lasts. Only the trace context is carried over.
+	ctx := trace.ContextWithSpanContext(context.Background(), trace.SpanContextFromContext(r.Context()))
+	g.serve(ctx, conn, u, token, after, resume, g.conns.Done)
 }

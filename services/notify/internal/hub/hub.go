@@ -26,7 +26,10 @@ type Client struct {
 	Actor consult.Actor
 	// Send carries frames to the connection's writer. The hub ends the client instead of
 	// blocking when it is full.
-	Send   chan Frame
+	Send chan Frame
+	// Wake, when set, is called after the hub queued a frame or ended the client, so that the
+	// transport writes. It must not block.
+	Wake   func()
 	ended  chan struct{}
 	reason atomic.Int32
 	once   sync.Once
@@ -57,6 +60,13 @@ func (c *Client) end(r Reason) {
 		c.reason.Store(int32(r))
 		close(c.ended)
 	})
+	c.wake()
+}
+
+func (c *Client) wake() {
+	if c.Wake != nil {
+		c.Wake()
+	}
 }
 
 // EndWhere ends every client whose actor matches, for reason r.
@@ -183,6 +193,7 @@ func (h *Hub) Publish(f Frame, before, after *consult.Consult) {
 			}
 			select {
 			case c.Send <- f:
+				c.wake()
 			default:
 				c.end(Slow)
 			}
