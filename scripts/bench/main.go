@@ -52,19 +52,19 @@
 // for up to -late-wait more and reported as late or lost. The consultd log's WARN and ERROR lines
 // are summarized at the end; -keep keeps the directory with the log.
 //
-// Mode connections logs in the -users (default coord1, referrer1, onc1, onc2, hem1), reads
-// consultd's RSS after -rss-idle (2 s), opens -conns connections (default 10000) spread round
-// robin over those users' sessions, waits -settle (3 s) and reads RSS again: the difference
-// divided by -conns is the memory per connection (with the Go heap and stack share and the
-// goroutines per connection from /metrics). With those connections open it opens one more as
-// coord1 and times -events consults (default 500, at -rate 50/s) to it, then counts how many of
-// the -conns connections are still open (after -hold more, if given). Note that coord1's
-// connections receive every event and referrer1's every event of its clinic, so with the
-// default -users about half the connections get every submitted consult (two frames each); use
-// -users onc2,hem1 for connections that stay idle while the coordinator is measured.
+// Mode connections logs in the -users (default onc2, hem1), reads consultd's RSS after -rss-idle
+// (2 s), opens -conns connections (default 10000) spread round robin over those users' sessions,
+// waits -settle (30 s: the runtime hands the connection storm's transient memory back to the
+// system over some seconds) and reads RSS again: the difference divided by -conns is the memory
+// per idle connection (with the Go heap and stack share and the goroutines per connection from
+// /metrics). With those connections open it opens one more as coord1 and times -events consults
+// (default 500, at -rate 50/s) to it, then counts how many of the -conns connections are still
+// open (after -hold more, if given). The default users receive nothing while the coordinator is
+// measured, as most clinicians' screens at any moment; -users coord1,referrer1,onc1,onc2,hem1 is
+// a stress variant in which thousands of connections receive every event.
 //
 //	go run ./scripts/bench -mode connections -conns 10000
-//	go run ./scripts/bench -mode connections -conns 10000 -users onc2,hem1 -hold 130s
+//	go run ./scripts/bench -mode connections -conns 10000 -users coord1,referrer1,onc1,onc2,hem1 -hold 130s
 //
 // Mode fanout opens -subs coordinator connections (coord1's session, default 1000), submits
 // -events consults (default 200, at -rate 20/s) and times every consult at every connection:
@@ -156,9 +156,9 @@ func main() {
 	flag.IntVar(&o.events, "events", 0, "connections, fanout: consults to submit while measuring (default 500 in connections, 200 in fanout)")
 	flag.IntVar(&o.dialConc, "dial-concurrency", 200, "connections, fanout: WebSocket handshakes in flight at once")
 	flag.IntVar(&o.srcIPs, "src-ips", 0, "connections, fanout: spread connections over loopback sources 127.0.0.1..127.0.0.N (0: enough for the ephemeral port range)")
-	flag.StringVar(&o.users, "users", "coord1,referrer1,onc1,onc2,hem1", "connections: demo users whose sessions the connections use, round robin")
+	flag.StringVar(&o.users, "users", "onc2,hem1", "connections: demo users whose sessions the idle connections use, round robin (the default receives nothing while measuring, as most clinicians' screens; coord1,referrer1,onc1,onc2,hem1 makes thousands of them receive every event)")
 	flag.DurationVar(&o.rssIdle, "rss-idle", 2*time.Second, "connections: idle time after the logins before the first RSS reading")
-	flag.DurationVar(&o.settle, "settle", 3*time.Second, "connections, fanout: wait after the last connection opened before measuring")
+	flag.DurationVar(&o.settle, "settle", 30*time.Second, "connections, fanout: wait after the last connection opened before measuring (the runtime returns the connection storm's transient memory to the system over some seconds)")
 	flag.DurationVar(&o.hold, "hold", 0, "connections: keep every connection open this much longer after the events before counting the survivors (e.g. 80s to span three server ping periods)")
 	flag.DurationVar(&o.lateWait, "late-wait", 60*time.Second, "connections, fanout: when frames are still missing at -offer-wait, wait up to this much more to tell late frames from lost ones")
 	flag.BoolVar(&o.keep, "keep", false, "connections, fanout: keep the temporary directory (binary, data dir, consultd log)")
