@@ -16,6 +16,7 @@ import (
 
 	"github.com/regionalconsult/broker/pkg/apierror"
 	"github.com/regionalconsult/broker/pkg/bus"
+	"github.com/regionalconsult/broker/pkg/config"
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/directory"
 	"github.com/regionalconsult/broker/pkg/readmodel"
@@ -35,6 +36,11 @@ type Config struct {
 	// Replicas is the stream replication factor: 1 on a single server, 3 on a cluster.
 	Replicas   int
 	SessionTTL time.Duration
+}
+
+// ForService returns the configuration of the service name from its shared settings.
+func ForService(name string, s config.Service) Config {
+	return Config{ServiceName: name, OTLPEndpoint: s.OTLPEndpoint, NATSURL: s.NATSURL, RedisURL: s.RedisURL, Replicas: s.Replicas}
 }
 
 // Infra is a service's open connections.

@@ -78,8 +78,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	log := cfg.Logger(stdout, "intake")
-	in, err := infra.Open(ctx, infra.Config{ServiceName: "intake", OTLPEndpoint: cfg.OTLPEndpoint, NATSURL: cfg.NATSURL,
-		RedisURL: cfg.RedisURL, Replicas: cfg.Replicas, SessionTTL: cfg.SessionTTL}, log)
+	icfg := infra.ForService("intake", cfg.Service)
+	icfg.SessionTTL = cfg.SessionTTL
+	in, err := infra.Open(ctx, icfg, log)
 	if err != nil {
 		return err
 	}

@@ -58,8 +58,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	log := cfg.Logger(stdout, "notify")
-	in, err := infra.Open(ctx, infra.Config{ServiceName: "notify", OTLPEndpoint: cfg.OTLPEndpoint, NATSURL: cfg.NATSURL,
-		RedisURL: cfg.RedisURL, Replicas: cfg.Replicas}, log)
+	in, err := infra.Open(ctx, infra.ForService("notify", cfg.Service), log)
 	if err != nil {
 		return err
 	}

@@ -53,8 +53,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	log := cfg.Logger(stdout, "routing")
-	in, err := infra.Open(ctx, infra.Config{ServiceName: "routing", OTLPEndpoint: cfg.OTLPEndpoint, NATSURL: cfg.NATSURL,
-		RedisURL: cfg.RedisURL, Replicas: cfg.Replicas}, log)
+	in, err := infra.Open(ctx, infra.ForService("routing", cfg.Service), log)
 	if err != nil {
 		return err
 	}
