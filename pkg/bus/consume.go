@@ -31,6 +31,9 @@ type EarlyError struct{ Wait time.Duration }
 
 func (e *EarlyError) Error() string { return fmt.Sprintf("early by %s", e.Wait) }
 
+// IsPermanent reports whether err was marked Permanent.
+func IsPermanent(err error) bool { return errors.Is(err, errPermanent) }
+
 // Permanent wraps err so that the consumer terminates the message instead of redelivering it.
 func Permanent(err error) error { return fmt.Errorf("%w: %w", errPermanent, err) }
 

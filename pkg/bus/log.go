@@ -144,9 +144,14 @@ func (b *Bus) Load(ctx context.Context, id string) (*consult.Consult, error) {
 
 // History returns every event of consult id, in order, with their stream sequences.
 func (b *Bus) History(ctx context.Context, id string) ([]event.Event, error) {
+	return b.HistoryUpTo(ctx, id, 0)
+}
+
+// HistoryUpTo returns the first n events of consult id (all of them when n is 0).
+func (b *Bus) HistoryUpTo(ctx context.Context, id string, n int) ([]event.Event, error) {
 	subject := ConsultSubject(id)
 	var out []event.Event
-	for seq := uint64(1); ; {
+	for seq := uint64(1); n == 0 || len(out) < n; {
 		raw, err := b.consults.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			break

@@ -119,7 +119,10 @@ func (s *Store) WatchRevoked(ctx context.Context, revoked func(key string)) erro
 			return nil
 		case e, ok := <-w.Updates():
 			if !ok {
-				return nil
+				if ctx.Err() != nil {
+					return nil
+				}
+				return errors.New("watch sessions: the watch ended")
 			}
 			if e != nil && (e.Operation() == jetstream.KeyValueDelete || e.Operation() == jetstream.KeyValuePurge) {
 				revoked(e.Key())

@@ -6,8 +6,10 @@ package fallback
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/smtp"
 	"strings"
 	"time"
@@ -108,28 +110,69 @@ func (m *Mailer) handle(ctx context.Context, e event.Event) error {
 		m.log.Warn("offline specialist has no email address", "user_id", o.SpecialistID, "consult_id", c.ID)
 		return nil
 	}
+	// Claimed for a little longer than a send may take, so that a crash mid-send lets the
+	// redelivery try again; marked sent for good only once the relay accepted it.
 	key := fmt.Sprintf("consult:mail:%s:%d", c.ID, o.Position)
-	first, err := m.rdb.SetNX(ctx, key, "sending", 48*time.Hour).Result()
+	first, err := m.rdb.SetNX(ctx, key, "sending", 2*sendTimeout).Result()
 	if err != nil || !first {
 		return err
 	}
 	if err := m.send(u, c); err != nil {
-		m.rdb.Del(context.WithoutCancel(ctx), key) // let the redelivery try again
+		m.rdb.Del(context.WithoutCancel(ctx), key)
 		return fmt.Errorf("email offer %s to %s: %w", c.ID, u.ID, err)
+	}
+	if err := m.rdb.Set(ctx, key, "sent", 48*time.Hour).Err(); err != nil {
+		m.log.Warn("sent email not recorded; a redelivery may send it again", "consult_id", c.ID, "err", err)
 	}
 	m.sent.Add(ctx, 1)
 	m.log.Info("offer emailed to an offline specialist", "consult_id", c.ID, "user_id", u.ID)
 	return nil
 }
 
+// sendTimeout bounds one email: a relay that hangs must not stall the consumer.
+const sendTimeout = 20 * time.Second
+
 func (m *Mailer) send(u roster.User, c *consult.Consult) error {
 	msg := Message(m.cfg, u, c, m.roster.Roster())
-	var auth smtp.Auth
-	if m.cfg.Username != "" {
-		host, _, _ := strings.Cut(m.cfg.SMTPAddr, ":")
-		auth = smtp.PlainAuth("", m.cfg.Username, m.cfg.Password, host)
+	conn, err := (&net.Dialer{Timeout: 5 * time.Second}).Dial("tcp", m.cfg.SMTPAddr)
+	if err != nil {
+		return err
 	}
-	return smtp.SendMail(m.cfg.SMTPAddr, auth, m.cfg.From, []string{u.Email}, msg)
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(sendTimeout))
+	host, _, _ := net.SplitHostPort(m.cfg.SMTPAddr)
+	cl, err := smtp.NewClient(conn, host)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if ok, _ := cl.Extension("STARTTLS"); ok {
+		if err := cl.StartTLS(&tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}); err != nil {
+			return err
+		}
+	}
+	if m.cfg.Username != "" {
+		if err := cl.Auth(smtp.PlainAuth("", m.cfg.Username, m.cfg.Password, host)); err != nil {
+			return err
+		}
+	}
+	if err := cl.Mail(m.cfg.From); err != nil {
+		return err
+	}
+	if err := cl.Rcpt(u.Email); err != nil {
+		return err
+	}
+	w, err := cl.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(msg); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return cl.Quit()
 }
 
 // Message is the email for an offer: urgency, specialty, deadline and a link; nothing about the

@@ -12,8 +12,6 @@ import (
 
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/event"
-	"github.com/regionalconsult/broker/pkg/roster"
-	"github.com/regionalconsult/broker/pkg/session"
 	"github.com/regionalconsult/broker/services/notify/internal/hub"
 )
 
@@ -33,15 +31,18 @@ type stream struct {
 	key    string // session key
 	seq    uint64 // numbers the connection within this instance
 
-	live      atomic.Bool // the replay is done: live frames may be written
-	writing   atomic.Bool // a writer goroutine is running
+	mu        sync.Mutex
+	live      bool // the replay is done: live frames may be written; guarded by mu
+	writing   bool // a writer goroutine is running; guarded by mu
 	pingDue   atomic.Bool
 	closeOnce sync.Once
 }
 
 // serve sets up one connection (replay when resuming) and hands it to a reader goroutine of its
 // own, calling ended once the connection is over. Live frames arrive through the hub.
-func (g *Gateway) serve(ctx context.Context, conn *websocket.Conn, u roster.User, token string, after uint64, resume bool, ended func()) {
+// A client that does not resume is registered in the hub already, as of after.
+func (g *Gateway) serve(ctx context.Context, s *stream, token string, after uint64, resume bool, ended func()) {
+	conn, client := s.conn, s.client
 	var cleanup []func()
 	finish := func() {
 		for i := len(cleanup) - 1; i >= 0; i-- {
@@ -53,36 +54,54 @@ func (g *Gateway) serve(ctx context.Context, conn *websocket.Conn, u roster.User
 	if tcp, ok := conn.NetConn().(*net.TCPConn); ok {
 		_ = tcp.SetWriteBuffer(g.cfg.SendBuffer)
 	}
-	actor := consult.Actor{ID: u.ID, Role: u.Role, ClinicID: u.ClinicID}
-	s := &stream{g: g, conn: conn, client: hub.NewClient(actor, g.cfg.Queue), user: u.ID, key: session.Key(token),
-		seq: g.connSeq.Add(1)}
-	s.client.Wake = s.wake
+	if !resume {
+		cleanup = append(cleanup, func() { g.hub.Unregister(client) })
+	}
 	if !g.track(s, token) {
 		s.shut(CloseRestart, "server restarting, resume with after")
 		finish()
 		return
 	}
+	cleanup = append(cleanup, g.present(ctx, s)) // cleared after untrack: no refresh brings it back
 	cleanup = append(cleanup, func() { g.untrack(s) })
-	live := g.hub.Register(s.client, after)
-	cleanup = append(cleanup, func() { g.hub.Unregister(s.client) })
-	g.connected.Add(ctx, 1)
-	cleanup = append(cleanup, func() { g.connected.Add(ctx, -1) })
-	cleanup = append(cleanup, g.present(ctx, s))
 
-	if resume && after < live {
-		if at, err := g.bus.StoredAt(ctx, after+1); err == nil && g.now().Sub(at) > g.cfg.ReplayWindow {
-			s.shut(CloseHistoryGone, "history older than the replay window: reload, then reconnect without after")
+	if resume {
+		last, err := g.bus.LastSeq(ctx)
+		if err == nil && after > last {
+			s.shut(CloseHistoryGone, "after is beyond this stream's history: reload, then reconnect without after")
 			finish()
 			return
 		}
-		if err := g.replay(ctx, s, actor, after, live); err != nil {
-			g.log.Warn("replay failed; closing so the client retries", "user_id", u.ID, "after", after, "err", err)
-			s.shut(websocket.CloseTryAgainLater, "replay failed, reconnect")
-			finish()
+		if after < last {
+			if at, err := g.bus.StoredAt(ctx, after+1); err == nil && g.now().Sub(at) > g.cfg.ReplayWindow {
+				s.shut(CloseHistoryGone, "history older than the replay window: reload, then reconnect without after")
+				finish()
+				return
+			}
+		}
+		// Catch up from the stream while far behind, before joining the live feed, so that the
+		// frames queued for the client meanwhile stay few.
+		for target := g.hub.Seq(); target > after+catchUpGap; target = g.hub.Seq() {
+			if err := g.replay(ctx, s, after, target); err != nil {
+				g.replayFailed(s, after, err, finish)
+				return
+			}
+			after = target
+		}
+	}
+	g.connected.Add(ctx, 1)
+	cleanup = append(cleanup, func() { g.connected.Add(ctx, -1) })
+	if resume {
+		live := g.hub.Register(client, after)
+		cleanup = append(cleanup, func() { g.hub.Unregister(client) })
+		if err := g.replay(ctx, s, after, live); err != nil {
+			g.replayFailed(s, after, err, finish)
 			return
 		}
 	}
-	s.live.Store(true)
+	s.mu.Lock()
+	s.live = true
+	s.mu.Unlock()
 	s.wake() // frames that arrived during the replay
 	// The setup above ran deep calls (Redis, tracing) that grew this goroutine's stack; the hours
 	// of waiting for the client run on a fresh, small one, and this one ends.
@@ -90,6 +109,16 @@ func (g *Gateway) serve(ctx context.Context, conn *websocket.Conn, u roster.User
 		defer finish()
 		s.read()
 	}()
+}
+
+// catchUpGap is how far behind the live feed a resuming client may join it; beyond that it
+// first catches up from the stream.
+const catchUpGap = 16
+
+func (g *Gateway) replayFailed(s *stream, after uint64, err error, finish func()) {
+	g.log.Warn("replay failed; closing so the client retries", "user_id", s.user, "after", after, "err", err)
+	s.shut(websocket.CloseTryAgainLater, "replay failed, reconnect")
+	finish()
 }
 
 // read consumes what the client sends (nothing is expected but control frames) until the
@@ -110,7 +139,10 @@ func (s *stream) read() {
 // wake makes sure a writer runs if there is anything to write. The hub calls it after queueing
 // a frame or ending the client; the housekeeping loop after asking for a ping.
 func (s *stream) wake() {
-	if s.live.Load() && s.writing.CompareAndSwap(false, true) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.live && !s.writing {
+		s.writing = true
 		go s.write()
 	}
 }
@@ -118,37 +150,37 @@ func (s *stream) wake() {
 // write drains the queue, then exits. Only one runs per connection at a time.
 func (s *stream) write() {
 	for {
-		select {
-		case <-s.client.Ended():
+		if closed(s.client.Ended()) {
 			if s.client.Reason() == hub.Slow {
 				s.shut(CloseSlow, "too slow, resume with after")
 			} else {
 				s.shut(CloseSessionEnded, "access changed, authenticate again")
 			}
 			return // writing stays set: nothing more is written
+		}
+		if s.pingDue.CompareAndSwap(true, false) {
+			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
+				s.conn.Close() // the reader notices and cleans up
+				return
+			}
+		}
+		select {
 		case f := <-s.client.Send:
 			if err := s.send(f.Data); err != nil {
-				s.conn.Close() // the reader notices and cleans up
+				s.conn.Close()
 				return
 			}
 			continue
 		default:
 		}
-		if s.pingDue.CompareAndSwap(true, false) {
-			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
-				s.conn.Close()
-				return
-			}
-			continue
-		}
-		s.writing.Store(false)
-		// A frame queued between the last check and the store above must not wait for the next.
+		// Nothing left: stop, unless something arrived since (wake holds the same lock).
+		s.mu.Lock()
 		if len(s.client.Send) == 0 && !s.pingDue.Load() && !closed(s.client.Ended()) {
+			s.writing = false
+			s.mu.Unlock()
 			return
 		}
-		if !s.writing.CompareAndSwap(false, true) {
-			return // another writer took over
-		}
+		s.mu.Unlock()
 	}
 }
 
@@ -176,7 +208,8 @@ func closed(c <-chan struct{}) bool {
 }
 
 // replay sends the events in (after, upto] that actor may see, in order, before any live frame.
-func (g *Gateway) replay(ctx context.Context, s *stream, actor consult.Actor, after, upto uint64) error {
+func (g *Gateway) replay(ctx context.Context, s *stream, after, upto uint64) error {
+	actor := s.client.Actor
 	// A restart sends every client back at once; replays take turns so the live feed and the
 	// stream keep up. Frames queued meanwhile wait in the client's queue.
 	select {

@@ -113,6 +113,7 @@ type Gateway struct {
 	replays   chan struct{} // a slot per replay allowed at once
 	instance  string
 	connSeq   atomic.Uint64
+	checking  atomic.Bool // a session check round is running
 	conns     sync.WaitGroup
 	now       func() time.Time
 
@@ -151,12 +152,12 @@ func New(ctx context.Context, cfg Config, b *bus.Bus, sessions Sessions, p Prese
 // Run follows the consult stream and publishes every event to the hub, and closes the
 // connections of revoked sessions, until ctx ends.
 func (g *Gateway) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
+	inner, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 2)
-	go func() { errc <- g.sessions.WatchRevoked(ctx, g.revoke) }()
-	go func() { errc <- g.follow(ctx) }()
-	go g.housekeeping(ctx)
+	go func() { errc <- g.sessions.WatchRevoked(inner, g.revoke) }()
+	go func() { errc <- g.follow(inner) }()
+	go g.housekeeping(inner)
 	// Whichever part stops first stops the gateway: a feed that died must not look alive.
 	err := <-errc
 	cancel()
@@ -164,7 +165,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		err = err2
 	}
 	if err == nil && ctx.Err() == nil {
-		err = errors.New("gateway: feed ended")
+		err = errors.New("gateway: feed or session watch ended")
 	}
 	return err
 }
@@ -172,12 +173,17 @@ func (g *Gateway) Run(ctx context.Context) error {
 func (g *Gateway) follow(ctx context.Context) error {
 	start := g.hub.Seq()
 	return g.bus.Follow(ctx, start, func(ctx context.Context, e event.Event) error {
-		// An event is never skipped: a client past it could not get it by resuming. While the
-		// consult's history cannot be read, the feed waits and tries again.
+		// An event is not skipped while its consult's history cannot be read: a client past it
+		// could not get it by resuming. The feed waits and tries again. Only an event that can
+		// never be folded (a poison message, the same on every instance) is reported and passed.
 		for wait := 50 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 			err := g.publish(ctx, e)
 			if err == nil || ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if bus.IsPermanent(err) {
+				g.log.Error("event cannot be delivered: it does not fold", "consult_id", e.ConsultID, "seq", e.StreamSeq, "err", err)
+				return nil
 			}
 			g.log.Error("event not delivered yet; retrying", "consult_id", e.ConsultID, "seq", e.StreamSeq, "in", wait, "err", err)
 			select {
@@ -197,11 +203,11 @@ func (g *Gateway) publish(ctx context.Context, e event.Event) error {
 	}
 	after, err := consult.Apply(before, e)
 	if err != nil {
-		return err
+		return bus.Permanent(err)
 	}
 	f, err := g.frame(e, after)
 	if err != nil {
-		return err
+		return bus.Permanent(err)
 	}
 	g.states.Put(after)
 	g.hub.Publish(f, before, after)
@@ -217,7 +223,7 @@ func (g *Gateway) stateBefore(ctx context.Context, e event.Event, cache *consult
 	if c := cache.Get(e.ConsultID); c != nil && c.Position() == e.Position-1 {
 		return c, nil
 	}
-	hist, err := g.bus.History(ctx, e.ConsultID)
+	hist, err := g.bus.HistoryUpTo(ctx, e.ConsultID, e.Position-1)
 	if err != nil {
 		return nil, err
 	}
@@ -318,8 +324,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, g.log, consult.Errorf(consult.Unavailable, "this gateway is shutting down; reconnect"))
 		return
 	}
+	// A client that does not resume gets what happens from its 101 on: it joins the hub first.
+	s := &stream{g: g, user: u.ID, key: session.Key(token), seq: g.connSeq.Add(1)}
+	s.client = hub.NewClient(consult.Actor{ID: u.ID, Role: u.Role, ClinicID: u.ClinicID}, g.cfg.Queue, s.wake)
+	client := s.client
+	if !resume {
+		after = g.hub.Register(client, 0)
+	}
 	conn, err := g.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		if !resume {
+			g.hub.Unregister(client)
+		}
 		g.conns.Done()
 		return // the upgrader has answered
 	}
@@ -327,5 +343,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// server's deep handler stack and request state are not kept for the hours a connection
 	// lasts. Only the trace context is carried over.
 	ctx := trace.ContextWithSpanContext(context.Background(), trace.SpanContextFromContext(r.Context()))
-	g.serve(ctx, conn, u, token, after, resume, g.conns.Done)
+	s.conn = conn // before the stream goes live; writers start only then
+	g.serve(ctx, s, token, after, resume, g.conns.Done)
 }

@@ -389,3 +389,55 @@ func TestUnauthenticatedAndForeignOriginAreRefused(t *testing.T) {
 	require.NoError(t, err, "a configured origin")
 	conn.Close()
 }
+
+// A client that resumes while events keep coming catches up from the stream and joins the live
+// feed, instead of being dropped as too slow while it replays.
+func TestResumeUnderSustainedLoadCatchesUp(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	url, _ := e.gateway(t, gateway.Config{})
+	token := e.login(t, "coord1")
+	start, err := e.b.LastSeq(context.Background())
+	require.NoError(t, err)
+
+	// About 300 events a second, without pause, for the whole test.
+	stop := make(chan struct{})
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		tick := time.NewTicker(3 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				e.submit(t)
+			}
+		}
+	}()
+	var once sync.Once
+	halt := func() { once.Do(func() { close(stop); <-produced }) }
+	t.Cleanup(halt)
+
+	time.Sleep(time.Second) // a backlog builds while the client is away
+	conn := dial(t, url, token, int64(start))
+	defer conn.Close()
+	var got []uint64
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+		f, err := read(conn, 5*time.Second)
+		require.NoError(t, err, "after %d frames the client was closed", len(got))
+		got = append(got, f.Seq)
+	}
+	halt()
+	last, err := e.b.LastSeq(context.Background())
+	require.NoError(t, err)
+	if len(got) == 0 || got[len(got)-1] < last {
+		got = append(got, readUntil(t, conn, last)...)
+	}
+	want := make([]uint64, 0, last-start)
+	for s := start + 1; s <= last; s++ {
+		want = append(want, s)
+	}
+	assert.Equal(t, want, got, "got %d frames, want every one of %d in order", len(got), len(want))
+}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"maps"
 	"strconv"
 	"time"
 
@@ -86,17 +87,42 @@ func (g *Gateway) housekeeping(ctx context.Context) {
 				g.log.Warn("presence not refreshed", "err", err)
 			}
 		case <-check.C:
-			g.mu.Lock()
-			tokens := make(map[string]string, len(g.bySession))
-			for key, set := range g.bySession {
-				tokens[key] = set.token
+			if g.checking.CompareAndSwap(false, true) { // skip a round while the last one runs
+				go func() { defer g.checking.Store(false); g.checkSessions(ctx) }()
 			}
-			g.mu.Unlock()
-			for key, token := range tokens {
-				if _, err := g.sessions.Lookup(ctx, token); errors.Is(err, session.ErrNoSession) {
-					g.revoke(key) // expired, or its user disabled
+		}
+	}
+}
+
+// checkSessions closes the connections of sessions that expired, of users disabled, and of
+// users whose role or clinic changed, since the connection decided what they may see.
+func (g *Gateway) checkSessions(ctx context.Context) {
+	g.mu.Lock()
+	type open struct {
+		token  string
+		actors map[*stream]struct{}
+	}
+	sessions := make(map[string]open, len(g.bySession))
+	for key, set := range g.bySession {
+		sessions[key] = open{token: set.token, actors: maps.Clone(set.streams)}
+	}
+	g.mu.Unlock()
+	for key, o := range sessions {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		u, err := g.sessions.Lookup(cctx, o.token)
+		cancel()
+		switch {
+		case errors.Is(err, session.ErrNoSession):
+			g.revoke(key)
+		case err == nil:
+			for s := range o.actors {
+				if a := s.client.Actor; a.Role != u.Role || a.ClinicID != u.ClinicID {
+					go s.shut(CloseSessionEnded, "access changed, authenticate again")
 				}
 			}
+		}
+		if ctx.Err() != nil {
+			return
 		}
 	}
 }

@@ -27,9 +27,9 @@ type Client struct {
 	// Send carries frames to the connection's writer. The hub ends the client instead of
 	// blocking when it is full.
 	Send chan Frame
-	// Wake, when set, is called after the hub queued a frame or ended the client, so that the
+	// wake, when set, is called after the hub queued a frame or ended the client, so that the
 	// transport writes. It must not block.
-	Wake   func()
+	wake   func()
 	ended  chan struct{}
 	reason atomic.Int32
 	once   sync.Once
@@ -44,9 +44,10 @@ type Frame struct {
 	Data []byte
 }
 
-// NewClient returns a client of actor with a queue of queue frames.
-func NewClient(actor consult.Actor, queue int) *Client {
-	return &Client{Actor: actor, Send: make(chan Frame, queue), ended: make(chan struct{})}
+// NewClient returns a client of actor with a queue of queue frames. wake (may be nil) is called,
+// without blocking, whenever the hub queued a frame for it or ended it.
+func NewClient(actor consult.Actor, queue int, wake func()) *Client {
+	return &Client{Actor: actor, Send: make(chan Frame, queue), ended: make(chan struct{}), wake: wake}
 }
 
 // Ended is closed when the hub has given up on the client; Reason says why.
@@ -60,12 +61,12 @@ func (c *Client) end(r Reason) {
 		c.reason.Store(int32(r))
 		close(c.ended)
 	})
-	c.wake()
+	c.notify()
 }
 
-func (c *Client) wake() {
-	if c.Wake != nil {
-		c.Wake()
+func (c *Client) notify() {
+	if c.wake != nil {
+		c.wake()
 	}
 }
 
@@ -192,8 +193,13 @@ func (h *Hub) Publish(f Frame, before, after *consult.Consult) {
 				continue
 			}
 			select {
+			case <-c.ended: // it will resume from what it has; nothing after a gap may reach it
+				continue
+			default:
+			}
+			select {
 			case c.Send <- f:
-				c.wake()
+				c.notify()
 			default:
 				c.end(Slow)
 			}

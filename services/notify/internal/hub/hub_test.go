@@ -106,11 +106,11 @@ func TestRegisterUnregister(t *testing.T) {
 	assert.Equal(t, 0, h.Count(), "got %d clients in a new hub, want 0", h.Count())
 	assert.Equal(t, uint64(7), h.Seq(), "got seq %d, want 7", h.Seq())
 
-	coord := hub.NewClient(actors["coord"], 4)
-	ref := hub.NewClient(actors["ref"], 4)
-	onc1a := hub.NewClient(actors["onc1"], 4)
-	onc1b := hub.NewClient(actors["onc1"], 4)
-	admin := hub.NewClient(actors["admin"], 4)
+	coord := hub.NewClient(actors["coord"], 4, nil)
+	ref := hub.NewClient(actors["ref"], 4, nil)
+	onc1a := hub.NewClient(actors["onc1"], 4, nil)
+	onc1b := hub.NewClient(actors["onc1"], 4, nil)
+	admin := hub.NewClient(actors["admin"], 4, nil)
 	for i, c := range []*hub.Client{coord, ref, onc1a, onc1b, admin} {
 		live := h.Register(c, 0)
 		assert.Equal(t, uint64(7), live, "got live from %d, want the hub's seq 7", live)
@@ -128,7 +128,7 @@ func TestRegisterUnregister(t *testing.T) {
 	}{
 		{"one of two connections of a user", onc1a, 4, 1},
 		{"the same connection again", onc1a, 4, 1},
-		{"a connection never registered", hub.NewClient(actors["onc1"], 4), 4, 1},
+		{"a connection never registered", hub.NewClient(actors["onc1"], 4, nil), 4, 1},
 		{"the user's last connection", onc1b, 3, 0},
 		{"a coordinator", coord, 2, 0},
 		{"a referrer", ref, 1, 0},
@@ -189,7 +189,7 @@ func TestPublishAudience(t *testing.T) {
 			h := hub.New(0)
 			clients := map[string]*hub.Client{}
 			for _, name := range everyone {
-				clients[name] = hub.NewClient(actors[name], 8)
+				clients[name] = hub.NewClient(actors[name], 8, nil)
 				h.Register(clients[name], 0)
 			}
 			before, after := states(t, tt.steps...)
@@ -215,8 +215,8 @@ func TestPublishAudience(t *testing.T) {
 func TestPublishChecksVisibility(t *testing.T) {
 	t.Parallel()
 	h := hub.New(0)
-	clinicless := hub.NewClient(consult.Actor{ID: "u-referrer9", Role: consult.RoleReferrer}, 4)
-	coord := hub.NewClient(actors["coord"], 4)
+	clinicless := hub.NewClient(consult.Actor{ID: "u-referrer9", Role: consult.RoleReferrer}, 4, nil)
+	coord := hub.NewClient(actors["coord"], 4, nil)
 	h.Register(clinicless, 0)
 	h.Register(coord, 0)
 	req := requested()
@@ -234,7 +234,7 @@ func TestPublishReachesEveryConnectionOfAUser(t *testing.T) {
 	h := hub.New(0)
 	var conns []*hub.Client
 	for _, name := range []string{"onc1", "onc1", "ref", "ref"} {
-		c := hub.NewClient(actors[name], 4)
+		c := hub.NewClient(actors[name], 4, nil)
 		h.Register(c, 0)
 		conns = append(conns, c)
 	}
@@ -255,7 +255,7 @@ func TestResume(t *testing.T) {
 	t.Run("reconnect after a drop", func(t *testing.T) {
 		t.Parallel()
 		h := hub.New(0)
-		first := hub.NewClient(actors["coord"], 8)
+		first := hub.NewClient(actors["coord"], 8, nil)
 		require.Equal(t, uint64(0), h.Register(first, 0))
 		for seq := uint64(1); seq <= 3; seq++ {
 			h.Publish(hub.Frame{Seq: seq}, before, after)
@@ -266,7 +266,7 @@ func TestResume(t *testing.T) {
 		h.Publish(hub.Frame{Seq: 4}, before, after) // missed while away
 		h.Publish(hub.Frame{Seq: 5}, before, after)
 
-		second := hub.NewClient(actors["coord"], 8)
+		second := hub.NewClient(actors["coord"], 8, nil)
 		live := h.Register(second, 3)
 		assert.Equal(t, uint64(5), live, "got live from %d, want 5: the caller replays (3, 5]", live)
 		h.Publish(hub.Frame{Seq: 6}, before, after)
@@ -278,7 +278,7 @@ func TestResume(t *testing.T) {
 	t.Run("replay ran ahead of the hub", func(t *testing.T) {
 		t.Parallel()
 		h := hub.New(5)
-		c := hub.NewClient(actors["onc1"], 8)
+		c := hub.NewClient(actors["onc1"], 8, nil)
 		live := h.Register(c, 8)
 		assert.Equal(t, uint64(5), live, "got live from %d, want the hub's 5", live)
 		for seq := uint64(6); seq <= 10; seq++ {
@@ -290,7 +290,7 @@ func TestResume(t *testing.T) {
 	t.Run("client behind the hub starts at the hub", func(t *testing.T) {
 		t.Parallel()
 		h := hub.New(10)
-		c := hub.NewClient(actors["ref"], 8)
+		c := hub.NewClient(actors["ref"], 8, nil)
 		live := h.Register(c, 2)
 		assert.Equal(t, uint64(10), live, "got live from %d, want 10", live)
 		h.Publish(hub.Frame{Seq: 10}, before, after) // already the hub's: ignored
@@ -301,8 +301,8 @@ func TestResume(t *testing.T) {
 	t.Run("frames at or below after are skipped only for that client", func(t *testing.T) {
 		t.Parallel()
 		h := hub.New(0)
-		resumed := hub.NewClient(actors["coord"], 8)
-		fresh := hub.NewClient(actors["coord"], 8)
+		resumed := hub.NewClient(actors["coord"], 8, nil)
+		fresh := hub.NewClient(actors["coord"], 8, nil)
 		h.Register(resumed, 2)
 		h.Register(fresh, 0)
 		for seq := uint64(1); seq <= 3; seq++ {
@@ -316,7 +316,7 @@ func TestResume(t *testing.T) {
 func TestPublishIgnoresOldSeq(t *testing.T) {
 	t.Parallel()
 	h := hub.New(0)
-	c := hub.NewClient(actors["coord"], 8)
+	c := hub.NewClient(actors["coord"], 8, nil)
 	h.Register(c, 0)
 	before, after := states(t, requested(), offered("u-onc1"))
 
@@ -340,8 +340,8 @@ func TestPublishIgnoresOldSeq(t *testing.T) {
 func TestSlowClientIsDropped(t *testing.T) {
 	t.Parallel()
 	h := hub.New(0)
-	slow := hub.NewClient(actors["coord"], 1)
-	fast := hub.NewClient(actors["coord"], 16)
+	slow := hub.NewClient(actors["coord"], 1, nil)
+	fast := hub.NewClient(actors["coord"], 16, nil)
 	h.Register(slow, 0)
 	h.Register(fast, 0)
 	before, after := states(t, requested(), offered("u-onc1"))
@@ -376,7 +376,7 @@ func TestConcurrentUse(t *testing.T) {
 	t.Parallel()
 	const frames = 500
 	h := hub.New(0)
-	steady := hub.NewClient(actors["coord"], frames)
+	steady := hub.NewClient(actors["coord"], frames, nil)
 	h.Register(steady, 0)
 	before, after := states(t, requested(), offered("u-onc1"))
 
@@ -392,7 +392,7 @@ func TestConcurrentUse(t *testing.T) {
 					return
 				default:
 				}
-				c := hub.NewClient(actors[name], 4)
+				c := hub.NewClient(actors[name], 4, nil)
 				h.Register(c, h.Seq())
 				_ = h.Count()
 				_ = h.UserClients(actors[name].ID)
