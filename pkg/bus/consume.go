@@ -59,7 +59,10 @@ func (b *Bus) consume(ctx context.Context, stream, name, filter string, h func(c
 		Durable:       name,
 		FilterSubject: filter,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
+		// A message that a crashed instance held is redelivered after AckWait: kept short, since an
+		// offer's deadline may wait on it. Handlers take milliseconds; a redelivery of one still
+		// running is harmless, as handlers are idempotent.
+		AckWait:       5 * time.Second,
 		MaxDeliver:    maxDeliver,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		MaxAckPending: 1000,
@@ -68,7 +71,7 @@ func (b *Bus) consume(ctx context.Context, stream, name, filter string, h func(c
 		return fmt.Errorf("consumer %s on %s: %w", name, stream, err)
 	}
 	cc, err := cons.Consume(func(m jetstream.Msg) { b.handle(ctx, name, m, h) },
-		jetstream.PullMaxMessages(64),
+		jetstream.PullMaxMessages(16),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if ctx.Err() == nil && !errors.Is(err, jetstream.ErrNoHeartbeat) {
 				b.log.Warn("consumer interrupted", "consumer", name, "err", err)
