@@ -31,16 +31,6 @@ const (
 	OfferReminder Type = "consult.offer_reminder"
 )
 
-// Known reports whether t is a type this schema defines.
-func (t Type) Known() bool {
-	switch t {
-	case Requested, Offered, OfferExpired, Declined, Accepted, Message, InfoRequested,
-		Completed, Escalated, Cancelled, Assigned, Seen, OfferReminder:
-		return true
-	}
-	return false
-}
-
 // Patient is the minimum identity a consult needs: no names, no national ids.
 type Patient struct {
 	AgeYears  int    `json:"age_years"`

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -53,4 +57,16 @@ func Serve(ctx context.Context, log *slog.Logger, hs *http.Server, ln net.Listen
 	stopWork()
 	wg.Wait()
 	return err
+}
+
+// Main is a service binary's main: it runs run with the process's environment and standard
+// output until SIGINT or SIGTERM, and exits non-zero with run's error.
+func Main(name string, run func(ctx context.Context, getenv func(string) string, stdout io.Writer) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		stop()
+		os.Exit(1)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/regionalconsult/broker/pkg/bus"
@@ -18,11 +17,10 @@ const ConsumerName = "readmodel"
 // Projector keeps a Store current with the consult stream and rebuilds it from the stream when
 // Redis has lost it.
 type Projector struct {
-	store      *Store
-	bus        *bus.Bus
-	log        *slog.Logger
-	check      time.Duration
-	rebuilding atomic.Bool
+	store *Store
+	bus   *bus.Bus
+	log   *slog.Logger
+	check time.Duration
 }
 
 // NewProjector returns a projector of b's consults into s that checks every check interval
@@ -34,15 +32,12 @@ func NewProjector(s *Store, b *bus.Bus, check time.Duration, log *slog.Logger) *
 	return &Projector{store: s, bus: b, log: log, check: check}
 }
 
-// Rebuilding reports whether a rebuild is under way.
-func (p *Projector) Rebuilding() bool { return p.rebuilding.Load() }
-
 // Run projects events until ctx ends. It rebuilds first if the read model is missing.
 func (p *Projector) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() {
 		errc <- p.bus.ConsumeEvents(ctx, ConsumerName, func(ctx context.Context, e event.Event) error {
-			return p.apply(ctx, e.ConsultID)
+			return p.apply(ctx, e)
 		})
 	}()
 	t := time.NewTicker(p.check)
@@ -61,13 +56,16 @@ func (p *Projector) Run(ctx context.Context) error {
 	}
 }
 
-func (p *Projector) apply(ctx context.Context, id string) error {
-	c, err := p.bus.Load(ctx, id)
+func (p *Projector) apply(ctx context.Context, e event.Event) error {
+	c, err := p.bus.Load(ctx, e.ConsultID)
 	if err != nil {
-		return fmt.Errorf("project %s: %w", id, err)
+		return fmt.Errorf("project %s: %w", e.ConsultID, err)
 	}
 	if err := p.store.Project(ctx, c); err != nil {
 		return err
+	}
+	if e.Type != event.Requested {
+		return nil // only the request carries an idempotency key
 	}
 	return p.store.restore(ctx, c)
 }
@@ -89,8 +87,6 @@ func (p *Projector) ensure(ctx context.Context) error {
 
 // Rebuild replays the whole consult stream into the read model, then marks it complete.
 func (p *Projector) Rebuild(ctx context.Context) error {
-	p.rebuilding.Store(true)
-	defer p.rebuilding.Store(false)
 	start := time.Now()
 	last, err := p.bus.LastSeq(ctx)
 	if err != nil {

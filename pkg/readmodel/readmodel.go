@@ -201,11 +201,6 @@ func (s *Store) Complete(ctx context.Context) (bool, error) {
 	return n == 1, nil
 }
 
-// Count returns how many consults the coordinators' index holds, for rebuild checks.
-func (s *Store) Count(ctx context.Context) (int64, error) {
-	return s.rdb.ZCard(ctx, s.allKey()).Result()
-}
-
 // IdempotencyWindow is how long a submission's Idempotency-Key is remembered.
 const IdempotencyWindow = 24 * time.Hour
 

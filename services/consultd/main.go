@@ -13,9 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -35,12 +33,9 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "consultd:", err)
-		os.Exit(1)
-	}
+	infra.Main("consultd", func(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+		return run(ctx, os.Args[1:], getenv, stdout)
+	})
 }
 
 // Config is consultd's configuration.
@@ -57,8 +52,7 @@ type Config struct {
 	OTLPEndpoint   string
 	Replicas       int
 	LogLevel       slog.Level
-	OfferFor       map[string]time.Duration
-	RemindEvery    time.Duration
+	Routing        worker.Policy
 	Mail           fallback.Config
 	AcceptWithin   map[string]time.Duration
 }
@@ -104,8 +98,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	c.TrustProxy = env.Bool("TRUST_FORWARDED_FOR", false)
 	c.OTLPEndpoint = env.String("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 	c.Replicas = env.Int("STREAM_REPLICAS", 1)
-	c.OfferFor = env.PerUrgency("OFFER_TIMEOUT", 2*time.Minute, 15*time.Minute, 4*time.Hour)
-	c.RemindEvery = env.Duration("REMIND_EVERY", 2*time.Minute)
+	c.Routing = worker.Settings(env)
 	c.Mail = fallback.Settings(env)
 	c.AcceptWithin = env.PerUrgency("SLA_ACCEPT", 10*time.Minute, time.Hour, 24*time.Hour)
 	if err := env.Err(); err != nil {
@@ -157,7 +150,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	store := readmodel.New(in.Redis, "consult:")
 	projector := readmodel.NewProjector(store, in.Bus, 0, log)
-	router := worker.New(in.Bus, in.Directory, worker.Policy{OfferFor: cfg.OfferFor, RemindEvery: cfg.RemindEvery}, log)
+	router := worker.New(in.Bus, in.Directory, cfg.Routing, log)
 	tracker := presence.New(in.Redis, "consult:", 30*time.Second)
 	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins}, in.Bus, in.Sessions, tracker, log)
 	if err != nil {

@@ -14,8 +14,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/regionalconsult/broker/pkg/config"
@@ -25,14 +23,7 @@ import (
 	"github.com/regionalconsult/broker/services/intake/api"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "intake:", err)
-		os.Exit(1)
-	}
-}
+func main() { infra.Main("intake", run) }
 
 // Config is the intake service's configuration.
 type Config struct {

@@ -10,9 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/regionalconsult/broker/pkg/config"
@@ -22,14 +19,7 @@ import (
 	"github.com/regionalconsult/broker/services/notify/gateway"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "notify:", err)
-		os.Exit(1)
-	}
-}
+func main() { infra.Main("notify", run) }
 
 // Config is the notify service's configuration.
 type Config struct {

@@ -11,9 +11,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/regionalconsult/broker/pkg/config"
@@ -21,28 +18,19 @@ import (
 	"github.com/regionalconsult/broker/services/routing/worker"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "routing:", err)
-		os.Exit(1)
-	}
-}
+func main() { infra.Main("routing", run) }
 
 // Config is the routing service's configuration.
 type Config struct {
 	config.Service
-	OfferFor    map[string]time.Duration
-	RemindEvery time.Duration
+	Policy worker.Policy
 }
 
 func load(getenv func(string) string) (Config, error) {
 	env := config.New(getenv)
 	c := Config{
-		Service:     env.Service("127.0.0.1:8081"),
-		OfferFor:    env.PerUrgency("OFFER_TIMEOUT", 2*time.Minute, 15*time.Minute, 4*time.Hour),
-		RemindEvery: env.Duration("REMIND_EVERY", 2*time.Minute),
+		Service: env.Service("127.0.0.1:8081"),
+		Policy:  worker.Settings(env),
 	}
 	return c, errors.Join(env.Err(), c.Validate())
 }
@@ -67,7 +55,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	log.Info("routing running", "health_addr", ln.Addr().String())
 	return infra.Serve(ctx, log, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln,
 		map[string]infra.Component{
-			"routing":   worker.New(in.Bus, in.Directory, worker.Policy{OfferFor: cfg.OfferFor, RemindEvery: cfg.RemindEvery}, log).Run,
+			"routing":   worker.New(in.Bus, in.Directory, cfg.Policy, log).Run,
 			"directory": in.Directory.Watch,
 		})
 }

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/regionalconsult/broker/pkg/bus"
+	"github.com/regionalconsult/broker/pkg/config"
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/event"
 	"github.com/regionalconsult/broker/pkg/roster"
@@ -37,8 +38,16 @@ type Roster interface {
 // Policy is the routing policy: how long offers stay open, per urgency.
 type Policy = dispatch.Policy
 
-// DefaultPolicy is the policy of API.md: emergent 2 minutes, urgent 15, routine 4 hours.
-func DefaultPolicy() Policy { return dispatch.DefaultPolicy() }
+// Settings reads the routing policy: OFFER_TIMEOUT_EMERGENT, _URGENT and _ROUTINE and
+// REMIND_EVERY, each defaulting to the policy of API.md (2 minutes, 15 minutes, 4 hours; a
+// reminder every 2 minutes).
+func Settings(env *config.Env) Policy {
+	d := dispatch.DefaultPolicy()
+	return Policy{
+		OfferFor:    env.PerUrgency("OFFER_TIMEOUT", d.OfferFor["emergent"], d.OfferFor["urgent"], d.OfferFor["routine"]),
+		RemindEvery: env.Duration("REMIND_EVERY", d.RemindEvery),
+	}
+}
 
 // Worker routes consults.
 type Worker struct {
