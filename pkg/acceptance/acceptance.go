@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +21,8 @@ import (
 	"github.com/regionalconsult/broker/pkg/apiclient"
 )
 
-// Target is a running broker seeded with the demo roster, with offer timeouts of 3s for emergent
-// and 1s for urgent consults.
+// Target is a running broker seeded with the demo roster, whose escalation steps wait 5s for
+// emergent, 1s for urgent and 1s for routine consults (OFFER_TIMEOUT_*).
 type Target struct {
 	// Base is the API's origin; StreamBase where the stream is served if elsewhere.
 	Base, StreamBase string
@@ -30,6 +31,9 @@ type Target struct {
 	// RestartRouting kills the routing process without warning and starts it again; nil when
 	// routing cannot be restarted alone.
 	RestartRouting func(t *testing.T)
+	// KillRouting kills one of two routing processes running side by side without warning and
+	// returns a function that starts it again; nil when the target runs one router in process.
+	KillRouting func(t *testing.T) (restart func())
 }
 
 const wait = 10 * time.Second
@@ -42,13 +46,26 @@ type Consult struct {
 	ClinicID   string  `json:"clinic_id"`
 	AssigneeID *string `json:"assignee_id"`
 	Question   string  `json:"question"`
+	Specialty  string  `json:"specialty"`
 	Offer      *struct {
 		SpecialistID string `json:"specialist_id"`
 	} `json:"offer"`
+	Offers []struct {
+		SpecialistID string `json:"specialist_id"`
+	} `json:"offers"`
+	RequestedUrgency string   `json:"requested_urgency"`
+	RedFlags         []string `json:"red_flags"`
+	SLA              struct {
+		AcceptBy time.Time `json:"accept_by"`
+	} `json:"sla"`
+	Escalation *struct {
+		SnoozedUntil time.Time `json:"snoozed_until"`
+	} `json:"escalation"`
 	Events []struct {
 		Seq          int    `json:"seq"`
 		Type         string `json:"type"`
 		SpecialistID string `json:"specialist_id"`
+		Reason       string `json:"reason"`
 	} `json:"events"`
 }
 
@@ -69,6 +86,9 @@ func Run(t *testing.T, target Target) {
 	t.Run("SessionsAndOrigins", s.sessionsAndOrigins)
 	t.Run("ReadModelRebuildsAfterRedisFlush", s.redisFlush)
 	t.Run("DeadlineSurvivesRoutingRestart", s.routingRestart)
+	t.Run("CoordinatorControls", s.coordinatorControls)
+	t.Run("RedFlagsRaiseUrgency", s.redFlags)
+	t.Run("TwoRoutersOneKilledMidEscalation", s.twoRouters)
 }
 
 func (s *suite) client(t *testing.T, user string) *apiclient.Client {
@@ -132,6 +152,35 @@ func collect(t *testing.T, st *apiclient.Stream, id, last string) []apiclient.Fr
 			return out
 		}
 	}
+}
+
+// awaitAny reads frames until one of consult id with one of the types arrives, and returns it.
+func awaitAny(t *testing.T, st *apiclient.Stream, id string, typs ...string) apiclient.Frame {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		f, err := st.Next(time.Until(deadline))
+		require.NoError(t, err, "waiting for %v of %s", typs, id)
+		if f.ConsultID == id && slices.Contains(typs, f.Type) {
+			return f
+		}
+	}
+}
+
+// offeredTo lists who the offered frames among fs offered the consult to, in order.
+func offeredTo(t *testing.T, fs []apiclient.Frame) []string {
+	t.Helper()
+	var out []string
+	for _, f := range fs {
+		if f.Type == "consult.offered" {
+			var c Consult
+			require.NoError(t, json.Unmarshal(f.Consult, &c))
+			for _, o := range c.Offers {
+				out = append(out, o.SpecialistID)
+			}
+		}
+	}
+	return out
 }
 
 func types(fs []apiclient.Frame) []string {
@@ -370,9 +419,13 @@ func (s *suite) declineEscalateAssign(t *testing.T) {
 	assert.Equal(t, http.StatusConflict, status, "accepting a declined offer: got %d, want 409", status)
 	_, err = onc2.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/decline", nil, nil, nil)
 	require.NoError(t, err)
-	await(t, coordSt, c.ID, "consult.escalated")
-	assert.Equal(t, "escalated", s.get(t, coord, c.ID).Status)
-
+	// The policy moves on at once: to the rest of the specialty, or to the coordinators.
+	next := awaitAny(t, coordSt, c.ID, "consult.offered", "consult.coordinators_alerted")
+	var nc Consult
+	require.NoError(t, json.Unmarshal(next.Consult, &nc))
+	for _, o := range nc.Offers {
+		assert.NotContains(t, []string{"u-onc1", "u-onc2"}, o.SpecialistID, "offered again after declining")
+	}
 	status, _ = coord.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/assign", map[string]string{"specialist_id": "u-referrer1"}, nil, nil)
 	assert.Equal(t, http.StatusBadRequest, status, "assigning to a referrer")
 	var assigned Consult
@@ -392,14 +445,18 @@ func (s *suite) declineEscalateAssign(t *testing.T) {
 	assert.Equal(t, http.StatusConflict, status, "cancelling twice")
 }
 
-// expectExpiryChain waits for the urgent consult's offers to run out and checks that each step
-// happened exactly once, in order.
+// routineChain is the built-in routine policy run out with nobody answering: the primary on
+// call, the secondary, the coordinators, then escalation.
+var routineChain = []string{"consult.requested", "consult.offered", "consult.offer_expired", "consult.offered",
+	"consult.offer_expired", "consult.coordinators_alerted", "consult.escalated"}
+
+// expectExpiryChain waits for the routine consult's offers to run out and checks that each step
+// happened exactly once, in order, to the people the policy names.
 func expectExpiryChain(t *testing.T, st *apiclient.Stream, id string) {
 	t.Helper()
 	got := collect(t, st, id, "consult.escalated")
-	want := []string{"consult.requested", "consult.offered", "consult.offer_expired", "consult.offered",
-		"consult.offer_expired", "consult.escalated"}
-	assert.Equal(t, want, types(got))
+	assert.Equal(t, routineChain, types(got))
+	assert.Equal(t, []string{"u-onc1", "u-onc2"}, offeredTo(t, got), "who was offered the consult, in order")
 	extra, err := st.Next(2 * time.Second)
 	if err == nil {
 		assert.NotEqual(t, id, extra.ConsultID, "got an extra %s after escalation", extra.Type)
@@ -411,7 +468,7 @@ func (s *suite) expiry(t *testing.T) {
 	coordSt, err := coord.Stream(s.ctx, -1)
 	require.NoError(t, err)
 	defer coordSt.Close()
-	c, _ := s.submit(t, ref, "urgent", unique("Nobody answers"), "")
+	c, _ := s.submit(t, ref, "routine", unique("Nobody answers"), "")
 	expectExpiryChain(t, coordSt, c.ID)
 }
 
@@ -517,13 +574,147 @@ func (s *suite) routingRestart(t *testing.T) {
 	coordSt, err := coord.Stream(s.ctx, -1)
 	require.NoError(t, err)
 	defer coordSt.Close()
-	c, _ := s.submit(t, ref, "urgent", unique("Routing dies mid-offer"), "")
+	c, _ := s.submit(t, ref, "routine", unique("Routing dies mid-offer"), "")
 	await(t, coordSt, c.ID, "consult.offered")
 	s.target.RestartRouting(t)
 	got := collect(t, coordSt, c.ID, "consult.escalated")
-	assert.Equal(t, []string{"consult.offer_expired", "consult.offered", "consult.offer_expired", "consult.escalated"}, types(got))
+	assert.Equal(t, routineChain[2:], types(got))
 	extra, err := coordSt.Next(2 * time.Second)
 	if err == nil {
 		assert.NotEqual(t, c.ID, extra.ConsultID, "got an extra %s", extra.Type)
+	}
+}
+
+// coordinatorControls corrects a consult's urgency and specialty and snoozes an escalation, each
+// an event on the timeline that routing follows.
+func (s *suite) coordinatorControls(t *testing.T) {
+	ref, coord, hem1 := s.client(t, "referrer1"), s.client(t, "coord1"), s.client(t, "hem1")
+	coordSt, err := coord.Stream(s.ctx, -1)
+	require.NoError(t, err)
+	defer coordSt.Close()
+	c, _ := s.submit(t, ref, "routine", unique("Corrected by the coordinator"), "")
+	await(t, coordSt, c.ID, "consult.offered")
+
+	t.Run("only coordinators, with valid values", func(t *testing.T) {
+		status, _ := ref.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/urgency", map[string]string{"urgency": "emergent"}, nil, nil)
+		assert.Equal(t, http.StatusForbidden, status, "a referrer changing the urgency")
+		for _, body := range []map[string]any{{"urgency": "soon"}, {}, {"urgency": "urgent", "minutes": 3}} {
+			status, _ = coord.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/urgency", body, nil, nil)
+			assert.Equal(t, http.StatusBadRequest, status, "urgency body %v", body)
+		}
+		status, _ = coord.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/specialty", map[string]string{"specialty": "astrology"}, nil, nil)
+		assert.Equal(t, http.StatusBadRequest, status, "an unknown specialty")
+		status, _ = coord.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/snooze", map[string]int{"minutes": 10}, nil, nil)
+		assert.Equal(t, http.StatusConflict, status, "snoozing a consult that is not escalated")
+	})
+
+	var raised Consult
+	_, err = coord.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/urgency",
+		map[string]string{"urgency": "urgent", "reason": "deteriorating"}, nil, &raised)
+	require.NoError(t, err)
+	assert.Equal(t, "urgent", raised.Urgency)
+	assert.True(t, raised.SLA.AcceptBy.Before(c.SLA.AcceptBy), "got accept-by %s, want earlier than routine's %s", raised.SLA.AcceptBy, c.SLA.AcceptBy)
+	await(t, coordSt, c.ID, "consult.urgency_changed")
+	await(t, coordSt, c.ID, "consult.offered") // routing starts over under the urgent policy
+
+	var moved Consult
+	_, err = coord.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/specialty",
+		map[string]string{"specialty": "pediatric-hematology", "reason": "a bleeding disorder, not a tumour"}, nil, &moved)
+	require.NoError(t, err)
+	assert.Equal(t, "pediatric-hematology", moved.Specialty)
+	await(t, coordSt, c.ID, "consult.specialty_changed")
+	offered := await(t, coordSt, c.ID, "consult.offered")
+	assert.Equal(t, []string{"u-hem1"}, offeredTo(t, []apiclient.Frame{offered}), "the hematology primary on call")
+	// Assigned by hand, then reassigned: the first assignee loses the consult.
+	var assigned Consult
+	_, err = coord.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/assign", map[string]string{"specialist_id": "u-hem1"}, nil, &assigned)
+	require.NoError(t, err)
+	assert.Equal(t, "accepted", assigned.Status)
+	s.get(t, hem1, c.ID)
+	_, err = coord.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/assign", map[string]string{"specialist_id": "u-hem2"}, nil, &assigned)
+	require.NoError(t, err)
+	require.NotNil(t, assigned.AssigneeID)
+	assert.Equal(t, "u-hem2", *assigned.AssigneeID)
+	status, _ := hem1.Do(s.ctx, http.MethodGet, "/api/v1/consults/"+c.ID, nil, nil, nil)
+	assert.Equal(t, http.StatusForbidden, status, "the first assignee after reassignment")
+
+	e, _ := s.submit(t, ref, "routine", unique("Snoozed escalation"), "")
+	await(t, coordSt, e.ID, "consult.escalated")
+	var snoozed Consult
+	_, err = coord.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+e.ID+"/snooze", map[string]any{"minutes": 30, "reason": "calling the ward"}, nil, &snoozed)
+	require.NoError(t, err)
+	require.NotNil(t, snoozed.Escalation)
+	assert.WithinDuration(t, time.Now().Add(30*time.Minute), snoozed.Escalation.SnoozedUntil, time.Minute)
+	await(t, coordSt, e.ID, "consult.snoozed")
+}
+
+// redFlags submits a febrile neutropenic child as routine: the rules make it emergent and say why.
+func (s *suite) redFlags(t *testing.T) {
+	ref := s.client(t, "referrer1")
+	var c Consult
+	status, err := ref.Do(s.ctx, http.MethodPost, "/api/v1/consults", map[string]any{
+		"urgency": "routine", "specialty": "pediatric-oncology",
+		"patient":  map[string]any{"age_years": 5, "sex": "male"},
+		"question": unique("Fever after chemotherapy"),
+		"details":  map[string]any{"diagnosis": "ALL", "fever": true, "anc": 0.3, "temperature_c": 39.2},
+	}, nil, &c)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusCreated, status)
+	assert.Equal(t, "emergent", c.Urgency)
+	assert.Equal(t, "routine", c.RequestedUrgency)
+	assert.NotEmpty(t, c.RedFlags)
+	require.NotEmpty(t, c.Events)
+	assert.Contains(t, c.Events[0].Reason, "raised from routine to emergent")
+
+	status, _ = ref.Do(s.ctx, http.MethodPost, "/api/v1/consults", map[string]any{
+		"urgency": "routine", "specialty": "pediatric-oncology", "patient": map[string]any{"age_years": 5, "sex": "male"},
+		"question": "q", "details": map[string]any{"anc": "low"},
+	}, nil, nil)
+	assert.Equal(t, http.StatusBadRequest, status, "a number field given text")
+}
+
+// twoRouters runs routine consults through their whole policy with two routing processes, and
+// kills one while the consults are mid-escalation: each is still offered and escalated exactly
+// as the policy says, no step twice.
+func (s *suite) twoRouters(t *testing.T) {
+	if s.target.KillRouting == nil {
+		t.Skip("this target runs one router in process; the multi-process target runs two")
+	}
+	ref, coord := s.client(t, "referrer1"), s.client(t, "coord1")
+	coordSt, err := coord.Stream(s.ctx, -1)
+	require.NoError(t, err)
+	defer coordSt.Close()
+	const n = 8
+	ids := make([]string, n)
+	for i := range ids {
+		c, _ := s.submit(t, ref, "routine", unique(fmt.Sprintf("Two routers %d", i)), "")
+		ids[i] = c.ID
+	}
+	for _, id := range ids {
+		await(t, coordSt, id, "consult.offered")
+	}
+	restart := s.target.KillRouting(t)
+	defer restart()
+	frames := map[string][]apiclient.Frame{}
+	deadline := time.Now().Add(3 * wait)
+	for done := 0; done < n; {
+		f, err := coordSt.Next(time.Until(deadline))
+		require.NoError(t, err, "%d of %d consults escalated", done, n)
+		if !slices.Contains(ids, f.ConsultID) {
+			continue
+		}
+		frames[f.ConsultID] = append(frames[f.ConsultID], f)
+		if f.Type == "consult.escalated" {
+			done++
+		}
+	}
+	for _, id := range ids {
+		got := frames[id]
+		assert.Equal(t, routineChain[2:], types(got), "consult %s after the first offer", id)
+		assert.Equal(t, []string{"u-onc2"}, offeredTo(t, got), "consult %s", id)
+	}
+	extra, err := coordSt.Next(2 * time.Second)
+	if err == nil {
+		assert.NotContains(t, ids, extra.ConsultID, "got an extra %s after escalation", extra.Type)
 	}
 }

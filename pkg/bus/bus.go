@@ -56,6 +56,7 @@ type Bus struct {
 	js       jetstream.JetStream
 	consults jetstream.Stream
 	deadline jetstream.Stream
+	objects  jetstream.ObjectStore
 	log      *slog.Logger
 	cache    *consult.Cache
 }
@@ -138,6 +139,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger) (*Bus
 	for _, kv := range []jetstream.KeyValueConfig{
 		{Bucket: DirectoryBucket, Description: "roster and users", History: 20, Storage: jetstream.FileStorage, Replicas: cfg.Replicas},
 		{Bucket: SessionBucket, Description: "login sessions", TTL: cfg.SessionTTL, Storage: jetstream.FileStorage, Replicas: cfg.Replicas},
+		{Bucket: ProfileBucket, Description: "user preferences", History: 5, Storage: jetstream.FileStorage, Replicas: cfg.Replicas},
 	} {
 		existing, err := js.KeyValue(ctx, kv.Bucket)
 		if err == nil {
@@ -156,6 +158,9 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger) (*Bus
 		if _, err := js.CreateKeyValue(ctx, kv); err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
 			return nil, fmt.Errorf("declare bucket %s: %w", kv.Bucket, err)
 		}
+	}
+	if b.objects, err = b.declareObjects(ctx, cfg.Replicas); err != nil {
+		return nil, err
 	}
 	return b, nil
 }

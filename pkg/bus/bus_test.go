@@ -47,7 +47,7 @@ func TestAppendLoadAndConflict(t *testing.T) {
 			defer wg.Done()
 			e, err := c.Accept(consult.Actor{ID: "u-x", Role: consult.RoleSpecialist}, time.Now())
 			if err != nil { // not offered: build the offer path instead
-				e, err = c.OfferTo("u-spec"+string(rune('a'+i)), time.Now().Add(time.Minute), time.Now())
+				e, err = c.OfferTo([]string{"u-spec" + string(rune('a'+i))}, 1, 1, time.Now().Add(time.Minute), time.Now())
 				require.NoError(t, err)
 			}
 			e.ID = ulid.Make().String()

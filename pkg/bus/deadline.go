@@ -11,16 +11,17 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Kinds of deadline.
+// Kinds of deadline that the bus itself names; routing defines the rest.
 const (
-	// Expire ends an unanswered offer.
+	// Expire ends an unanswered offer, or the wait of an escalation step.
 	Expire = "expire"
-	// Remind re-alerts the specialist of an offer not yet seen.
+	// Remind re-alerts the holders of an offer not yet seen.
 	Remind = "remind"
 )
 
-// Deadline names one moment in an offer's life: the consult, the position of its Offered
-// event, what happens then, and for reminders which one it is.
+// Deadline names one moment in a consult's life: the consult, the position of the event that
+// set it (an offer, a step, a request, a snooze), what happens then, and for reminders which
+// one it is.
 type Deadline struct {
 	ConsultID     string    `json:"consult_id"`
 	OfferPosition int       `json:"offer_position"`
@@ -31,8 +32,12 @@ type Deadline struct {
 
 func (d Deadline) key() string {
 	k := d.ConsultID + "." + strconv.Itoa(d.OfferPosition)
-	if d.Kind == Remind {
+	switch d.Kind {
+	case "", Expire:
+	case Remind:
 		k += ".remind" + strconv.Itoa(d.N)
+	default:
+		k += "." + d.Kind
 	}
 	return k
 }

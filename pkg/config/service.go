@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"time"
 )
 
 // Service is the configuration every service binary shares.
@@ -55,4 +56,21 @@ func (s Service) Validate() error {
 // Logger returns a JSON logger at the configured level, tagged with the service's name.
 func (s Service) Logger(w io.Writer, name string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: s.LogLevel})).With("service", name)
+}
+
+// SLA is the response-time targets, per urgency, counted from the request.
+type SLA struct {
+	// AcceptWithin is how soon a specialist must accept (SLA_ACCEPT_EMERGENT, _URGENT, _ROUTINE).
+	AcceptWithin map[string]time.Duration
+	// RecommendWithin is how soon the recommendation is due (SLA_RECOMMEND_*).
+	RecommendWithin map[string]time.Duration
+}
+
+// SLA reads the response-time targets: accept within 10 minutes, an hour or a day, and
+// recommend within 4 hours, a day or 3 days, for emergent, urgent and routine consults.
+func (e *Env) SLA() SLA {
+	return SLA{
+		AcceptWithin:    e.PerUrgency("SLA_ACCEPT", 10*time.Minute, time.Hour, 24*time.Hour),
+		RecommendWithin: e.PerUrgency("SLA_RECOMMEND", 4*time.Hour, 24*time.Hour, 72*time.Hour),
+	}
 }

@@ -27,7 +27,7 @@ func (c *Consult) CanView(a Actor) bool {
 	case RoleReferrer:
 		return a.ClinicID != "" && c.ClinicID == a.ClinicID
 	case RoleSpecialist:
-		return c.Assignee() == a.ID || (c.Offer != nil && c.Offer.SpecialistID == a.ID)
+		return c.Assignee() == a.ID || c.OfferFor(a.ID) != nil
 	}
 	return false
 }

@@ -2,6 +2,7 @@ package consult_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 
@@ -45,6 +46,17 @@ func TestCanView(t *testing.T) {
 		{"specialist reassigned to", hReassigned, spec2, true},
 		{"stranger specialist while accepted", hAccepted, spec3, false},
 		{"specialist whose offers ran out before escalation", hEscalated, spec2, false},
+		{"first of several offered", hMulti, spec1, true},
+		{"last of several offered", hMulti, spec3, true},
+		{"stranger while offered to several", hMulti, spec4, false},
+		{"one of several who declined", then(hMulti, declined(onc2)), spec2, false},
+		{"one of several still holding after another declined", then(hMulti, declined(onc2)), spec3, true},
+		{"one of several withdrawn by another's acceptance", hMultiAccepted, spec1, false},
+		{"one of several who accepted", hMultiAccepted, spec2, true},
+		{"one of several whose offers expired", then(hMulti, expiredAll(onc1, onc2, onc3)), spec3, false},
+		{"one of several withdrawn by an urgency change", then(hMulti, urgencyChanged("urgent", time.Time{}, time.Time{})), spec1, false},
+		{"assignee after a specialty change", then(hAccepted, specialtyChanged("pediatric-hematology")), spec1, false},
+		{"assignee after an urgency change", then(hAccepted, urgencyChanged("urgent", time.Time{}, time.Time{})), spec1, true},
 		{"specialist sharing the clinic id of the consult", hRequested,
 			consult.Actor{ID: onc1, Role: consult.RoleSpecialist, ClinicID: "hebron"}, false},
 	}
@@ -99,10 +111,22 @@ func TestSees(t *testing.T) {
 			"spec1": true, "spec2": false, "referrer": true, "coordinator": true, "admin": false}},
 		{"escalation is for coordinators and the clinic", then(hReoffered, expired(onc2)), hEscalated, map[string]bool{
 			"spec1": false, "spec2": false, "referrer": true, "coordinator": true, "admin": false}},
+		{"offer to several goes to each of them", hRequested, hMulti, map[string]bool{
+			"spec1": true, "spec2": true, "spec3": true, "spec4": false, "referrer": true, "admin": false}},
+		{"accept of one of several tells those withdrawn", hMulti, hMultiAccepted, map[string]bool{
+			"spec1": true, "spec2": true, "spec3": true, "spec4": false, "referrer": true, "coordinator": true, "admin": false}},
+		{"after the accept those withdrawn hear nothing", hMultiAccepted, then(hMultiAccepted, message(refID, "x")), map[string]bool{
+			"spec1": false, "spec2": true, "spec3": false, "spec4": false, "referrer": true, "coordinator": true}},
+		{"expiry of several tells each of them", hMulti, then(hMulti, expiredAll(onc1, onc2, onc3)), map[string]bool{
+			"spec1": true, "spec2": true, "spec3": true, "spec4": false}},
+		{"urgency change tells those withdrawn", hMulti, then(hMulti, urgencyChanged("urgent", time.Time{}, time.Time{})),
+			map[string]bool{"spec1": true, "spec2": true, "spec3": true, "spec4": false, "referrer": true}},
+		{"specialty change tells the assignee it lost the consult", hAccepted, then(hAccepted, specialtyChanged("pediatric-hematology")),
+			map[string]bool{"spec1": true, "spec2": false, "referrer": true, "coordinator": true}},
 	}
 	actors := map[string]consult.Actor{
 		"referrer": referrer, "colleague": colleague, "otherReferrer": otherReferrer, "spec1": spec1,
-		"spec2": spec2, "spec3": spec3, "coordinator": coordinator, "admin": admin,
+		"spec2": spec2, "spec3": spec3, "spec4": spec4, "coordinator": coordinator, "admin": admin,
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

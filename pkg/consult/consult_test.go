@@ -253,6 +253,32 @@ func TestApplyDoesNotMutate(t *testing.T) {
 		{"completed", hInfo, completed(onc1)},
 		{"escalated", hDeclined, escalated()},
 		{"cancelled", hReoffered, cancelled(refID)},
+		{"offered to several", hRequested, offeredTo(1, 1, onc1, onc2, onc3)},
+		{"same step, next candidate", then(hRequested, offeredTo(1, 1, onc1), declined(onc1)), offeredTo(1, 1, onc2)},
+		{"same step, next candidate after growing the step", then(hRequested, offeredTo(1, 1, onc1), declined(onc1),
+			offeredTo(1, 1, onc2), declined(onc2)), offeredTo(1, 1, onc3)},
+		{"next step of the round", then(hRequested, offeredTo(1, 1, onc1, onc2), expiredAll(onc1, onc2)), offeredTo(1, 2, onc3)},
+		{"next round", then(hRequested, offeredTo(1, 1, onc1), expired(onc1)), offeredTo(2, 1, onc2)},
+		{"coordinators alerted", then(hRequested, offeredTo(1, 1, onc1), expired(onc1)), alerted(1, 2)},
+		{"one of several declines", hMulti, declined(onc2)},
+		{"a second of several declines", then(hMulti, declined(onc2)), declined(onc1)},
+		{"one of several accepts", hMulti, acceptedOver(onc2, onc1, onc3)},
+		{"one of several seen", hMulti, seen(onc2)},
+		{"another of several seen", then(hMulti, seen(onc2)), seen(onc3)},
+		{"reminder to several", then(hMulti, seen(onc1)), reminded(1, onc2, onc3)},
+		{"several expire", then(hMulti, declined(onc3)), expiredAll(onc1, onc2)},
+		{"several assigned past", hMulti, assigned(onc4)},
+		{"several cancelled", hMulti, cancelled(coordID)},
+		{"escalated after several", then(hMulti, expiredAll(onc1, onc2, onc3)), escalated()},
+		{"snoozed", hEscalated, snoozed(at(7).Add(time.Hour))},
+		{"escalated again after a snooze", hSnoozed, escalated()},
+		{"urgency changed while offered to several", hMulti, urgencyChanged("urgent", t0.Add(time.Hour), t0.Add(24*time.Hour))},
+		{"specialty changed under the assignee", then(hMulti, declined(onc1), acceptedOver(onc2, onc3)), specialtyChanged("pediatric-hematology")},
+		{"accept clock breached", hOffered, breached(consult.ClockAccept)},
+		{"accepted after a breach", then(hOffered, breached(consult.ClockAccept)), accepted(onc1)},
+		{"seen after a breach and a decline", then(hMulti, declined(onc1), breached(consult.ClockAccept)), seen(onc2)},
+		{"recommend clock breached after the accept clock", then(hMulti, breached(consult.ClockAccept)), breached(consult.ClockRecommend)},
+		{"urgency changed after a breach", then(hEscalated, breached(consult.ClockAccept)), urgencyChanged("urgent", time.Time{}, time.Time{})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -275,6 +301,9 @@ func TestApplyDoesNotMutate(t *testing.T) {
 			assert.Equal(t, twin, before, "the state before %s changed", tt.next.Type)
 			assert.Same(t, offerBefore, before.Offer, "the state before had its offer pointer replaced")
 			assert.Same(t, assigneeBefore, before.AssigneeID, "the state before had its assignee pointer replaced")
+			if before.Escalation != nil {
+				assert.NotSame(t, before.Escalation, after.Escalation, "the states share an escalation")
+			}
 			if after.Offer != nil && before.Offer != nil {
 				assert.NotSame(t, before.Offer, after.Offer, "the states share an offer")
 			}
@@ -289,6 +318,29 @@ func TestApplyDoesNotMutate(t *testing.T) {
 			}
 			if after.Offer != nil {
 				after.Offer.SpecialistID = "scribbled"
+			}
+			for i := range after.Offers {
+				after.Offers[i].SpecialistID = "scribbled"
+				after.Offers[i].Reminders += 10
+			}
+			if len(after.Declined) > 0 {
+				after.Declined[0] = "scribbled"
+			}
+			if len(after.Receipts) > 0 {
+				after.Receipts[0].UserID = "scribbled"
+			}
+			if len(after.SLA.Recorded) > 0 {
+				after.SLA.Recorded[0] = "scribbled"
+			}
+			if after.Escalation != nil {
+				after.Escalation.Round += 10
+				after.Escalation.SnoozedUntil = t0
+				if len(after.Escalation.Tried) > 0 {
+					after.Escalation.Tried[0] = "scribbled"
+				}
+				if len(after.Escalation.RoundTried) > 0 {
+					after.Escalation.RoundTried[0] = "scribbled"
+				}
 			}
 			assert.Equal(t, twin, before, "writing to the state after %s changed the state before", tt.next.Type)
 		})
@@ -320,6 +372,7 @@ func TestApplyBranches(t *testing.T) {
 // A type this version does not know (written by a newer instance during a rolling upgrade)
 // joins the timeline and changes nothing else.
 func TestApplyKeepsUnknownTypesAsTimelineEntries(t *testing.T) {
+	t.Parallel()
 	c := fold(t, hOffered...)
 	next, err := consult.Apply(c, event.Event{ID: "ev-x", Type: "consult.translated", ConsultID: c.ID, Position: c.Position() + 1, At: c.UpdatedAt})
 	require.NoError(t, err)

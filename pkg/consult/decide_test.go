@@ -26,7 +26,9 @@ type decision struct {
 	steps []event.Event
 	do    func(c *consult.Consult) (event.Event, error)
 	want  consult.Code // "" when the decision is allowed
-	check func(t *testing.T, c *consult.Consult, e event.Event, after *consult.Consult)
+	// fields are the fields an Invalid refusal must name, when given.
+	fields map[string]string
+	check  func(t *testing.T, c *consult.Consult, e event.Event, after *consult.Consult)
 }
 
 func runDecisions(t *testing.T, tests []decision) {
@@ -41,6 +43,11 @@ func runDecisions(t *testing.T, tests []decision) {
 			if tt.want != "" {
 				requireCode(t, err, tt.want)
 				assert.Zero(t, e, "got event %+v beside the error, want none", e)
+				if tt.fields != nil {
+					var ce *consult.Error
+					require.ErrorAs(t, err, &ce)
+					assert.Equal(t, tt.fields, ce.Fields, "got fields %v, want %v", ce.Fields, tt.fields)
+				}
 				return
 			}
 			require.NoError(t, err, "got error %v, want the decision allowed", err)
@@ -68,19 +75,38 @@ func afterExpiry(c *consult.Consult) time.Time      { return c.Offer.ExpiresAt.A
 
 func TestAccept(t *testing.T) {
 	t.Parallel()
-	accepts := func(spec string) func(*testing.T, *consult.Consult, event.Event, *consult.Consult) {
+	// accepts checks that spec took the consult and every other live offer was withdrawn with it.
+	accepts := func(spec string, withdrawn ...string) func(*testing.T, *consult.Consult, event.Event, *consult.Consult) {
 		return func(t *testing.T, c *consult.Consult, e event.Event, after *consult.Consult) {
 			assert.Equal(t, event.Accepted, e.Type, "got type %s, want accepted", e.Type)
 			assert.Equal(t, spec, e.ActorID, "got actor %q, want %q", e.ActorID, spec)
+			assert.ElementsMatch(t, withdrawn, e.Withdrawn, "got withdrawn %v, want %v", e.Withdrawn, withdrawn)
 			assert.Equal(t, consult.StatusAccepted, after.Status, "got status %s, want accepted", after.Status)
 			assert.Equal(t, spec, after.Assignee(), "got assignee %q, want %q", after.Assignee(), spec)
 			assert.Nil(t, after.Offer, "got offer %+v after acceptance, want none", after.Offer)
+			assert.Empty(t, after.Offers, "got offers %+v after acceptance, want none", after.Offers)
 		}
 	}
 	runDecisions(t, []decision{
 		{name: "holder within the offer", steps: hOffered, do: accept(spec1, soon), check: accepts(onc1)},
 		{name: "holder just before expiry", steps: hOffered, do: accept(spec1, justBeforeExpiry), check: accepts(onc1)},
 		{name: "holder of a second offer", steps: hReoffered, do: accept(spec2, soon), check: accepts(onc2)},
+		{name: "first of several holders", steps: hMulti, do: accept(spec1, soon), check: accepts(onc1, onc2, onc3)},
+		{name: "middle of several holders", steps: hMulti, do: accept(spec2, soon), check: accepts(onc2, onc1, onc3)},
+		{name: "last of several holders, just before expiry", steps: hMulti, do: accept(spec3, justBeforeExpiry),
+			check: accepts(onc3, onc1, onc2)},
+		{name: "holder of several after another declined", steps: then(hMulti, declined(onc2)), do: accept(spec3, soon),
+			check: accepts(onc3, onc1)},
+		{name: "holder of several at the expiry instant", steps: hMulti, do: accept(spec2, atExpiry), want: consult.Conflict},
+		{name: "specialist who declined while others hold", steps: then(hMulti, declined(onc2)), do: accept(spec2, soon),
+			want: consult.Conflict},
+		{name: "holder withdrawn when another of several accepted", steps: hMultiAccepted, do: accept(spec1, soon),
+			want: consult.Conflict},
+		{name: "last holder withdrawn when another of several accepted", steps: hMultiAccepted, do: accept(spec3, soon),
+			want: consult.Conflict},
+		{name: "holders of several after they expired", steps: then(hMulti, expiredAll(onc1, onc2, onc3)), do: accept(spec2, soon),
+			want: consult.Conflict},
+		{name: "stranger specialist while offered to several", steps: hMulti, do: accept(spec4, soon), want: consult.Forbidden},
 		{name: "holder at the expiry instant", steps: hOffered, do: accept(spec1, atExpiry), want: consult.Conflict},
 		{name: "holder after expiry", steps: hOffered, do: accept(spec1, afterExpiry), want: consult.Conflict},
 		{name: "specialist who declined, now offered to another", steps: hReoffered, do: accept(spec1, soon), want: consult.Conflict},
@@ -126,11 +152,43 @@ func TestDecline(t *testing.T) {
 			assert.Equal(t, consult.StatusRequested, after.Status, "got status %s, want requested", after.Status)
 			assert.Nil(t, after.Offer, "got offer %+v, want none", after.Offer)
 			assert.True(t, after.Routable(), "got not routable after a decline, want routable")
+			assert.Contains(t, after.Declined, spec, "got declined-by %v, want it to hold %s", after.Declined, spec)
+		}
+	}
+	// declinesOneOf checks that spec gave up its offer while the others still hold theirs.
+	declinesOneOf := func(spec string, holders ...string) func(*testing.T, *consult.Consult, event.Event, *consult.Consult) {
+		return func(t *testing.T, c *consult.Consult, e event.Event, after *consult.Consult) {
+			assert.Equal(t, event.Declined, e.Type, "got type %s, want declined", e.Type)
+			assert.Equal(t, spec, e.SpecialistID, "got specialist %q, want %q", e.SpecialistID, spec)
+			assert.Equal(t, consult.StatusOffered, after.Status, "got status %s, want offered while others hold", after.Status)
+			assert.Equal(t, holders, after.Holders(), "got holders %v, want %v", after.Holders(), holders)
+			assert.Nil(t, after.OfferFor(spec), "got offer %+v for %s, want it gone", after.OfferFor(spec), spec)
+			assert.Contains(t, after.Declined, spec, "got declined-by %v, want it to hold %s", after.Declined, spec)
+			assert.False(t, after.Routable(), "got routable while others hold offers, want not")
+			if assert.NotNil(t, after.Offer, "got no first offer, want %s's", holders[0]) {
+				assert.Equal(t, holders[0], after.Offer.SpecialistID, "got first offer to %s, want %s", after.Offer.SpecialistID, holders[0])
+			}
+			for _, o := range after.Offers {
+				assert.Equal(t, c.Offer.Position, o.Position, "got offer position %d, want %d", o.Position, c.Offer.Position)
+				assert.Equal(t, c.Offer.ExpiresAt, o.ExpiresAt, "got offer expiry %v, want %v", o.ExpiresAt, c.Offer.ExpiresAt)
+			}
 		}
 	}
 	runDecisions(t, []decision{
 		{name: "holder", steps: hOffered, do: decline(spec1, soon), check: declines(onc1)},
 		{name: "holder of a second offer", steps: hReoffered, do: decline(spec2, soon), check: declines(onc2)},
+		{name: "one of several holders", steps: hMulti, do: decline(spec2, soon), check: declinesOneOf(onc2, onc1, onc3)},
+		{name: "first of several holders", steps: hMulti, do: decline(spec1, soon), check: declinesOneOf(onc1, onc2, onc3)},
+		{name: "second of several holders", steps: then(hMulti, declined(onc2)), do: decline(spec3, soon),
+			check: declinesOneOf(onc3, onc1)},
+		{name: "last of several holders", steps: then(hMulti, declined(onc2), declined(onc1)), do: decline(spec3, soon),
+			check: declines(onc3)},
+		{name: "one of several after they expired", steps: then(hMulti, expiredAll(onc1, onc2, onc3)), do: decline(spec1, soon),
+			want: consult.Conflict},
+		{name: "one of several declining twice", steps: then(hMulti, declined(onc2)), do: decline(spec2, soon), want: consult.Conflict},
+		{name: "holder withdrawn when another of several accepted", steps: hMultiAccepted, do: decline(spec1, soon),
+			want: consult.Conflict},
+		{name: "stranger while offered to several", steps: hMulti, do: decline(spec4, soon), want: consult.Forbidden},
 		{name: "holder after expiry", steps: hOffered, do: decline(spec1, afterExpiry), want: consult.Conflict},
 		{name: "holder at the expiry instant", steps: hOffered, do: decline(spec1, atExpiry), want: consult.Conflict},
 		{name: "specialist who declined already", steps: hDeclined, do: decline(spec1, soon), want: consult.Conflict},
@@ -261,6 +319,8 @@ func TestCancel(t *testing.T) {
 			assert.Equal(t, "transferred", e.Reason, "got reason %q, want transferred", e.Reason)
 			assert.Equal(t, consult.StatusCancelled, after.Status, "got status %s, want cancelled", after.Status)
 			assert.Nil(t, after.Offer, "got offer %+v, want the offer withdrawn", after.Offer)
+			assert.Empty(t, after.Offers, "got offers %+v, want every offer withdrawn", after.Offers)
+			assert.ElementsMatch(t, c.Holders(), e.Withdrawn, "got withdrawn %v, want the holders %v", e.Withdrawn, c.Holders())
 			assert.Equal(t, e.At, after.ClosedAt, "got closed_at %v, want %v", after.ClosedAt, e.At)
 		}
 	}
@@ -271,6 +331,8 @@ func TestCancel(t *testing.T) {
 		{name: "referrer while waiting on it", steps: hInfo, do: cancel(referrer), check: cancels(refID)},
 		{name: "coordinator while escalated", steps: hEscalated, do: cancel(coordinator), check: cancels(coordID)},
 		{name: "coordinator while offered", steps: hOffered, do: cancel(coordinator), check: cancels(coordID)},
+		{name: "coordinator while offered to several", steps: hMulti, do: cancel(coordinator), check: cancels(coordID)},
+		{name: "referrer after one of several declined", steps: then(hMulti, declined(onc3)), do: cancel(referrer), check: cancels(refID)},
 		{name: "referrer of another clinic", steps: hRequested, do: cancel(otherReferrer), want: consult.Forbidden},
 		{name: "referrer without a clinic", steps: hRequested, do: cancel(clinicless), want: consult.Forbidden},
 		{name: "assignee", steps: hAccepted, do: cancel(spec1), want: consult.Forbidden},
@@ -296,6 +358,14 @@ func TestAssign(t *testing.T) {
 			assert.Equal(t, consult.StatusAccepted, after.Status, "got status %s, want accepted", after.Status)
 			assert.Equal(t, spec, after.Assignee(), "got assignee %q, want %q", after.Assignee(), spec)
 			assert.Nil(t, after.Offer, "got offer %+v, want any offer withdrawn", after.Offer)
+			assert.Empty(t, after.Offers, "got offers %+v, want every offer withdrawn", after.Offers)
+			var others []string
+			for _, h := range c.Holders() {
+				if h != spec {
+					others = append(others, h)
+				}
+			}
+			assert.ElementsMatch(t, others, e.Withdrawn, "got withdrawn %v, want %v", e.Withdrawn, others)
 			wantAccepted := c.AcceptedAt
 			if wantAccepted.IsZero() {
 				wantAccepted = e.At
@@ -307,6 +377,8 @@ func TestAssign(t *testing.T) {
 		{name: "while requested", steps: hRequested, do: assign(coordinator, onc3), check: assigns(onc3)},
 		{name: "while offered to another", steps: hOffered, do: assign(coordinator, onc2), check: assigns(onc2)},
 		{name: "to the specialist holding the offer", steps: hOffered, do: assign(coordinator, onc1), check: assigns(onc1)},
+		{name: "to one of several holders", steps: hMulti, do: assign(coordinator, onc3), check: assigns(onc3)},
+		{name: "past several holders", steps: hMulti, do: assign(coordinator, onc4), check: assigns(onc4)},
 		{name: "while escalated", steps: hEscalated, do: assign(coordinator, onc3), check: assigns(onc3)},
 		{name: "reassign while accepted", steps: hAccepted, do: assign(coordinator, onc2), check: assigns(onc2)},
 		{name: "reassign while waiting on the referrer", steps: hInfo, do: assign(coordinator, onc2), check: assigns(onc2)},
@@ -322,38 +394,101 @@ func TestAssign(t *testing.T) {
 
 func TestOfferTo(t *testing.T) {
 	t.Parallel()
-	offerTo := func(spec string) func(*consult.Consult) (event.Event, error) {
+	offerTo := func(round, step int, ids ...string) func(*consult.Consult) (event.Event, error) {
 		return func(c *consult.Consult) (event.Event, error) {
 			now := soon(c)
-			return c.OfferTo(spec, now.Add(2*time.Minute), now)
+			return c.OfferTo(ids, round, step, now.Add(2*time.Minute), now)
 		}
 	}
-	offers := func(spec string) func(*testing.T, *consult.Consult, event.Event, *consult.Consult) {
+	offers := func(round, step int, ids ...string) func(*testing.T, *consult.Consult, event.Event, *consult.Consult) {
 		return func(t *testing.T, c *consult.Consult, e event.Event, after *consult.Consult) {
 			assert.Equal(t, event.Offered, e.Type, "got type %s, want offered", e.Type)
 			assert.Equal(t, "routing", e.ActorID, "got actor %q, want routing", e.ActorID)
-			assert.Equal(t, spec, e.SpecialistID, "got specialist %q, want %q", e.SpecialistID, spec)
+			assert.Equal(t, ids[0], e.SpecialistID, "got specialist %q, want %q", e.SpecialistID, ids[0])
+			wantIDs := ids
+			if len(ids) == 1 {
+				wantIDs = nil // one offer is named by SpecialistID alone
+			}
+			assert.Equal(t, wantIDs, e.SpecialistIDs, "got specialist ids %v, want %v", e.SpecialistIDs, wantIDs)
+			assert.Equal(t, round, e.Round, "got round %d, want %d", e.Round, round)
+			assert.Equal(t, step, e.Step, "got step %d, want %d", e.Step, step)
 			wantExp := soon(c).Add(2 * time.Minute)
 			assert.True(t, wantExp.Equal(e.ExpiresAt), "got expires %v, want %v", e.ExpiresAt, wantExp)
 			assert.Equal(t, time.UTC, e.ExpiresAt.Location(), "got expires in %v, want UTC", e.ExpiresAt.Location())
 			assert.Equal(t, consult.StatusOffered, after.Status, "got status %s, want offered", after.Status)
-			want := consult.Offer{SpecialistID: spec, OfferedAt: e.At, ExpiresAt: e.ExpiresAt, Position: e.Position}
-			if assert.NotNil(t, after.Offer, "got no offer, want one") {
-				assert.Equal(t, want, *after.Offer, "got offer %+v, want %+v", *after.Offer, want)
+			assert.False(t, after.Routable(), "got routable while offered, want not")
+			require.Len(t, after.Offers, len(ids), "got %d live offers, want %d", len(after.Offers), len(ids))
+			for i, id := range ids {
+				want := consult.Offer{SpecialistID: id, OfferedAt: e.At, ExpiresAt: e.ExpiresAt, Position: e.Position, Round: round, Step: step}
+				assert.Equal(t, want, after.Offers[i], "got offer %d %+v, want %+v", i, after.Offers[i], want)
+				if assert.NotNil(t, after.OfferFor(id), "got no offer for %s, want one", id) {
+					assert.Equal(t, want, *after.OfferFor(id), "got OfferFor(%s) %+v, want %+v", id, *after.OfferFor(id), want)
+				}
 			}
-			assert.Equal(t, spec, after.Offered[len(after.Offered)-1], "got offered-to %v, want it to end with %s", after.Offered, spec)
+			if assert.NotNil(t, after.Offer, "got no offer, want one") {
+				assert.Equal(t, after.Offers[0], *after.Offer, "got offer %+v, want the first of offers %+v", *after.Offer, after.Offers[0])
+			}
+			assert.Equal(t, ids, after.Holders(), "got holders %v, want %v", after.Holders(), ids)
+			assert.Equal(t, ids, after.Offered[len(after.Offered)-len(ids):], "got offered-to %v, want it to end with %v", after.Offered, ids)
 		}
 	}
 	runDecisions(t, []decision{
-		{name: "while requested", steps: hRequested, do: offerTo(onc1), check: offers(onc1)},
-		{name: "after a decline", steps: hDeclined, do: offerTo(onc2), check: offers(onc2)},
-		{name: "after an expiry", steps: hExpired, do: offerTo(onc2), check: offers(onc2)},
-		{name: "while offered", steps: hOffered, do: offerTo(onc2), want: consult.Conflict},
-		{name: "while accepted", steps: hAccepted, do: offerTo(onc2), want: consult.Conflict},
-		{name: "while waiting on the referrer", steps: hInfo, do: offerTo(onc2), want: consult.Conflict},
-		{name: "while escalated", steps: hEscalated, do: offerTo(onc3), want: consult.Conflict},
-		{name: "after completion", steps: hCompleted, do: offerTo(onc2), want: consult.Conflict},
-		{name: "after cancellation", steps: hCancelled, do: offerTo(onc2), want: consult.Conflict},
+		{name: "while requested", steps: hRequested, do: offerTo(1, 1, onc1), check: offers(1, 1, onc1)},
+		{name: "after a decline", steps: hDeclined, do: offerTo(1, 1, onc2), check: offers(1, 1, onc2)},
+		{name: "after an expiry", steps: hExpired, do: offerTo(1, 2, onc2), check: offers(1, 2, onc2)},
+		{name: "to several at once", steps: hRequested, do: offerTo(1, 1, onc1, onc2, onc3), check: offers(1, 1, onc1, onc2, onc3)},
+		{name: "to several in a later round", steps: hExpired, do: offerTo(2, 3, onc3, onc2), check: offers(2, 3, onc3, onc2)},
+		{name: "after the coordinators were alerted", steps: then(hExpired, alerted(1, 2)), do: offerTo(1, 3, onc2),
+			check: offers(1, 3, onc2)},
+		{name: "after an urgency change withdrew several", steps: then(hMulti, urgencyChanged("urgent", time.Time{}, time.Time{})),
+			do: offerTo(1, 1, onc1, onc2), check: offers(1, 1, onc1, onc2)},
+		{name: "to nobody", steps: hRequested, do: offerTo(1, 1), want: consult.Invalid},
+		{name: "while offered", steps: hOffered, do: offerTo(1, 1, onc2), want: consult.Conflict},
+		{name: "while offered to several", steps: hMulti, do: offerTo(1, 1, onc4), want: consult.Conflict},
+		{name: "while one of several still holds", steps: then(hMulti, declined(onc1), declined(onc2)), do: offerTo(1, 1, onc4),
+			want: consult.Conflict},
+		{name: "while accepted", steps: hAccepted, do: offerTo(1, 1, onc2), want: consult.Conflict},
+		{name: "while waiting on the referrer", steps: hInfo, do: offerTo(1, 1, onc2), want: consult.Conflict},
+		{name: "while escalated", steps: hEscalated, do: offerTo(1, 1, onc3), want: consult.Conflict},
+		{name: "after completion", steps: hCompleted, do: offerTo(1, 1, onc2), want: consult.Conflict},
+		{name: "after cancellation", steps: hCancelled, do: offerTo(1, 1, onc2), want: consult.Conflict},
+	})
+}
+
+func TestAlertCoordinators(t *testing.T) {
+	t.Parallel()
+	alert := func(round, step int) func(*consult.Consult) (event.Event, error) {
+		return func(c *consult.Consult) (event.Event, error) {
+			now := soon(c)
+			return c.AlertCoordinators(round, step, now.Add(10*time.Minute), "nobody accepted", now)
+		}
+	}
+	alerts := func(round, step int) func(*testing.T, *consult.Consult, event.Event, *consult.Consult) {
+		return func(t *testing.T, c *consult.Consult, e event.Event, after *consult.Consult) {
+			assert.Equal(t, event.CoordinatorsAlerted, e.Type, "got type %s, want coordinators_alerted", e.Type)
+			assert.Equal(t, "routing", e.ActorID, "got actor %q, want routing", e.ActorID)
+			assert.Equal(t, "nobody accepted", e.Reason, "got reason %q, want %q", e.Reason, "nobody accepted")
+			assert.Equal(t, round, e.Round, "got round %d, want %d", e.Round, round)
+			assert.Equal(t, step, e.Step, "got step %d, want %d", e.Step, step)
+			wantEnds := soon(c).Add(10 * time.Minute)
+			assert.True(t, wantEnds.Equal(e.ExpiresAt), "got step end %v, want %v", e.ExpiresAt, wantEnds)
+			assert.Equal(t, time.UTC, e.ExpiresAt.Location(), "got step end in %v, want UTC", e.ExpiresAt.Location())
+			assert.Equal(t, consult.StatusRequested, after.Status, "got status %s, want requested", after.Status)
+			if assert.NotNil(t, after.Escalation, "got no escalation, want the coordinators' step") {
+				assert.Equal(t, "coordinators", after.Escalation.Target, "got target %q, want coordinators", after.Escalation.Target)
+				assert.Equal(t, e.ExpiresAt, after.Escalation.StepEndsAt, "got step end %v, want %v", after.Escalation.StepEndsAt, e.ExpiresAt)
+				assert.Equal(t, e.Position, after.Escalation.Position, "got position %d, want %d", after.Escalation.Position, e.Position)
+			}
+		}
+	}
+	runDecisions(t, []decision{
+		{name: "while requested", steps: hRequested, do: alert(1, 1), check: alerts(1, 1)},
+		{name: "after the offers of a step expired", steps: then(hMulti, expiredAll(onc1, onc2, onc3)), do: alert(1, 2), check: alerts(1, 2)},
+		{name: "while offered", steps: hOffered, do: alert(1, 2), want: consult.Conflict},
+		{name: "while offered to several", steps: hMulti, do: alert(1, 2), want: consult.Conflict},
+		{name: "while accepted", steps: hAccepted, do: alert(1, 2), want: consult.Conflict},
+		{name: "while escalated", steps: hEscalated, do: alert(1, 2), want: consult.Conflict},
+		{name: "after cancellation", steps: hCancelled, do: alert(1, 2), want: consult.Conflict},
 	})
 }
 
@@ -364,19 +499,46 @@ func TestExpireOffer(t *testing.T) {
 	}
 	// after the deadline of the first offer (position 2), whatever state the consult is in now.
 	late := func(*consult.Consult) time.Time { return at(2).Add(offerWindow + time.Hour) }
-	expires := func(spec string) func(*testing.T, *consult.Consult, event.Event, *consult.Consult) {
+	// expires checks that every live offer ended, held by holders (the first named by SpecialistID,
+	// all of them by SpecialistIDs when several).
+	expires := func(holders ...string) func(*testing.T, *consult.Consult, event.Event, *consult.Consult) {
 		return func(t *testing.T, c *consult.Consult, e event.Event, after *consult.Consult) {
 			assert.Equal(t, event.OfferExpired, e.Type, "got type %s, want offer_expired", e.Type)
 			assert.Equal(t, "routing", e.ActorID, "got actor %q, want routing", e.ActorID)
-			assert.Equal(t, spec, e.SpecialistID, "got specialist %q, want %q", e.SpecialistID, spec)
+			assert.Equal(t, holders[0], e.SpecialistID, "got specialist %q, want %q", e.SpecialistID, holders[0])
+			wantIDs := holders
+			if len(holders) == 1 {
+				wantIDs = nil
+			}
+			assert.Equal(t, wantIDs, e.SpecialistIDs, "got specialist ids %v, want %v", e.SpecialistIDs, wantIDs)
 			assert.Equal(t, consult.StatusRequested, after.Status, "got status %s, want requested", after.Status)
 			assert.Nil(t, after.Offer, "got offer %+v, want none", after.Offer)
+			assert.Empty(t, after.Offers, "got offers %+v, want none", after.Offers)
+			assert.True(t, after.Routable(), "got not routable after the offers ended, want routable")
+			for _, h := range holders {
+				assert.False(t, after.CanView(consult.Actor{ID: h, Role: consult.RoleSpecialist}), "got %s still able to view, want not", h)
+			}
 		}
 	}
 	runDecisions(t, []decision{
 		{name: "live offer after its deadline", steps: hOffered, do: expire(2, afterExpiry), check: expires(onc1)},
 		{name: "live offer at its deadline", steps: hOffered, do: expire(2, atExpiry), check: expires(onc1)},
 		{name: "second offer after its deadline", steps: hReoffered, do: expire(4, afterExpiry), check: expires(onc2)},
+		{name: "several offers at their deadline", steps: hMulti, do: expire(2, atExpiry), check: expires(onc1, onc2, onc3)},
+		{name: "several offers, one seen, after their deadline", steps: then(hMulti, seen(onc2)), do: expire(2, afterExpiry),
+			check: expires(onc1, onc2, onc3)},
+		{name: "the rest of several after a decline", steps: then(hMulti, declined(onc1)), do: expire(2, afterExpiry),
+			check: expires(onc2, onc3)},
+		{name: "the last of several after two declines", steps: then(hMulti, declined(onc1), declined(onc3)), do: expire(2, afterExpiry),
+			check: expires(onc2)},
+		{name: "several offers before their deadline", steps: hMulti, do: expire(2, justBeforeExpiry), want: consult.Conflict},
+		{name: "several offers, wrong position", steps: hMulti, do: expire(3, afterExpiry), want: consult.Conflict},
+		{name: "several offers, position of the request", steps: hMulti, do: expire(1, afterExpiry), want: consult.Conflict},
+		{name: "several offers, one accepted", steps: hMultiAccepted, do: expire(2, late), want: consult.Conflict},
+		{name: "several offers, all declined", steps: then(hMulti, declined(onc1), declined(onc2), declined(onc3)),
+			do: expire(2, late), want: consult.Conflict},
+		{name: "several offers expired already", steps: then(hMulti, expiredAll(onc1, onc2, onc3)), do: expire(2, late),
+			want: consult.Conflict},
 		{name: "live offer before its deadline", steps: hOffered, do: expire(2, justBeforeExpiry), want: consult.Conflict},
 		{name: "an earlier offer, now replaced", steps: hReoffered, do: expire(2, afterExpiry), want: consult.Conflict},
 		{name: "wrong position", steps: hOffered, do: expire(1, afterExpiry), want: consult.Conflict},
@@ -390,13 +552,22 @@ func TestExpireOffer(t *testing.T) {
 
 func TestEscalate(t *testing.T) {
 	t.Parallel()
-	escalate := func(c *consult.Consult) (event.Event, error) { return c.Escalate("nobody on call", soon(c)) }
+	escalateAt := func(now func(*consult.Consult) time.Time) func(*consult.Consult) (event.Event, error) {
+		return func(c *consult.Consult) (event.Event, error) { return c.Escalate("nobody on call", now(c)) }
+	}
+	escalate := escalateAt(soon)
+	// Relative to the end of the snooze of hSnoozed.
+	snoozeEnd := func(c *consult.Consult) time.Time { return c.Escalation.SnoozedUntil.In(idt) }
+	inSnooze := func(c *consult.Consult) time.Time { return c.Escalation.SnoozedUntil.Add(-time.Nanosecond) }
+	afterSnooze := func(c *consult.Consult) time.Time { return c.Escalation.SnoozedUntil.Add(time.Hour) }
+	resounds := func(t *testing.T, c *consult.Consult, e event.Event, after *consult.Consult) {
+		escalatesCheck(t, e, after)
+		if assert.NotNil(t, after.Escalation, "got no escalation, want it kept") {
+			assert.Zero(t, after.Escalation.SnoozedUntil, "got snoozed until %v, want the snooze over", after.Escalation.SnoozedUntil)
+		}
+	}
 	escalates := func(t *testing.T, c *consult.Consult, e event.Event, after *consult.Consult) {
-		assert.Equal(t, event.Escalated, e.Type, "got type %s, want escalated", e.Type)
-		assert.Equal(t, "routing", e.ActorID, "got actor %q, want routing", e.ActorID)
-		assert.Equal(t, "nobody on call", e.Reason, "got reason %q, want %q", e.Reason, "nobody on call")
-		assert.Equal(t, consult.StatusEscalated, after.Status, "got status %s, want escalated", after.Status)
-		assert.False(t, after.Routable(), "got routable after escalation, want not")
+		escalatesCheck(t, e, after)
 	}
 	runDecisions(t, []decision{
 		{name: "while requested", steps: hRequested, do: escalate, check: escalates},
@@ -407,7 +578,29 @@ func TestEscalate(t *testing.T) {
 		{name: "while escalated", steps: hEscalated, do: escalate, want: consult.Conflict},
 		{name: "after completion", steps: hCompleted, do: escalate, want: consult.Conflict},
 		{name: "after cancellation", steps: hCancelled, do: escalate, want: consult.Conflict},
+		{name: "after several offers expired", steps: then(hMulti, expiredAll(onc1, onc2, onc3)), do: escalate, check: escalates},
+		{name: "while offered to several", steps: hMulti, do: escalate, want: consult.Conflict},
+		{name: "while one of several still holds", steps: then(hMulti, declined(onc1), declined(onc3)), do: escalate,
+			want: consult.Conflict},
+		{name: "snoozed, when the snooze ends", steps: hSnoozed, do: escalateAt(snoozeEnd), check: resounds},
+		{name: "snoozed, after the snooze", steps: hSnoozed, do: escalateAt(afterSnooze), check: resounds},
+		{name: "snoozed, just before the snooze ends", steps: hSnoozed, do: escalateAt(inSnooze), want: consult.Conflict},
+		{name: "snoozed, right after the snooze", steps: hSnoozed, do: escalate, want: consult.Conflict},
+		{name: "sounded again already", steps: then(hSnoozed, stamped(escalated(), at(7).Add(10*time.Minute))),
+			do: escalateAt(func(*consult.Consult) time.Time { return at(7).Add(time.Hour) }), want: consult.Conflict},
+		{name: "snoozed, then assigned", steps: then(hSnoozed, assigned(onc3)), do: escalateAt(afterSnooze), want: consult.Conflict},
 	})
+}
+
+// escalatesCheck checks that e escalated the consult.
+func escalatesCheck(t *testing.T, e event.Event, after *consult.Consult) {
+	t.Helper()
+	assert.Equal(t, event.Escalated, e.Type, "got type %s, want escalated", e.Type)
+	assert.Equal(t, "routing", e.ActorID, "got actor %q, want routing", e.ActorID)
+	assert.Equal(t, "nobody on call", e.Reason, "got reason %q, want %q", e.Reason, "nobody on call")
+	assert.Equal(t, consult.StatusEscalated, after.Status, "got status %s, want escalated", after.Status)
+	assert.False(t, after.Routable(), "got routable after escalation, want not")
+	assert.Empty(t, after.Offers, "got offers %+v after escalation, want none", after.Offers)
 }
 
 func TestRoutable(t *testing.T) {

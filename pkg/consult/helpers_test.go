@@ -16,19 +16,22 @@ import (
 
 // The tests build consult states by folding histories of events, as the services do. A history
 // is written as a list of steps without positions; hist numbers them, stamps them one minute
-// apart from t0 and gives every offer offerWindow to run.
+// apart from t0 and gives every offer, and every step that alerts the coordinators, offerWindow
+// to run.
 
 var t0 = time.Date(2026, 5, 10, 9, 0, 0, 0, time.UTC)
 
 const (
-	cid         = "01JTESTCONSULT"
-	offerWindow = 5 * time.Minute
-	acceptSLA   = 30 * time.Minute
+	cid          = "01JTESTCONSULT"
+	offerWindow  = 5 * time.Minute
+	acceptSLA    = 30 * time.Minute
+	recommendSLA = 2 * time.Hour
 
 	refID   = "u-referrer1"
 	onc1    = "u-onc1"
 	onc2    = "u-onc2"
 	onc3    = "u-onc3"
+	onc4    = "u-onc4"
 	coordID = "u-coord1"
 )
 
@@ -40,6 +43,7 @@ var (
 	spec1         = consult.Actor{ID: onc1, Role: consult.RoleSpecialist}
 	spec2         = consult.Actor{ID: onc2, Role: consult.RoleSpecialist}
 	spec3         = consult.Actor{ID: onc3, Role: consult.RoleSpecialist}
+	spec4         = consult.Actor{ID: onc4, Role: consult.RoleSpecialist}
 	coordinator   = consult.Actor{ID: coordID, Role: consult.RoleCoordinator}
 	admin         = consult.Actor{ID: "u-admin1", Role: consult.RoleAdmin}
 )
@@ -58,7 +62,7 @@ func hist(steps ...event.Event) []event.Event {
 		if e.At.IsZero() {
 			e.At = at(pos)
 		}
-		if e.Type == event.Offered && e.ExpiresAt.IsZero() {
+		if (e.Type == event.Offered || e.Type == event.CoordinatorsAlerted) && e.ExpiresAt.IsZero() {
 			e.ExpiresAt = e.At.Add(offerWindow)
 		}
 		e.StreamSeq = uint64(100 + pos)
@@ -85,12 +89,78 @@ func requested() event.Event {
 		Urgency: "emergent", Specialty: "pediatric-oncology", ClinicID: "hebron",
 		Patient:  event.Patient{AgeYears: 7, Sex: "female", Reference: "HEB-2231"},
 		Question: "هل نبدأ العلاج الكيميائي؟", Summary: "ALL, relapse suspected", Language: "ar",
-		IdempotencyKey: "key-1", AcceptBy: t0.Add(acceptSLA),
+		IdempotencyKey: "key-1", AcceptBy: t0.Add(acceptSLA), RecommendBy: t0.Add(recommendSLA),
 	}}
 }
 
 func offered(spec string) event.Event {
 	return event.Event{Type: event.Offered, ActorID: "routing", SpecialistID: spec}
+}
+
+// offeredTo is routing offering the consult at a step of its escalation policy to one or more
+// specialists at once, as OfferTo records it.
+func offeredTo(round, step int, ids ...string) event.Event {
+	e := event.Event{Type: event.Offered, ActorID: "routing", SpecialistID: ids[0], Round: round, Step: step}
+	if len(ids) > 1 {
+		e.SpecialistIDs = ids
+	}
+	return e
+}
+
+// expiredAll is the expiry of the offers held by ids, made together.
+func expiredAll(ids ...string) event.Event {
+	e := expired(ids[0])
+	if len(ids) > 1 {
+		e.SpecialistIDs = ids
+	}
+	return e
+}
+
+// acceptedOver is spec accepting while others held offers made with its own.
+func acceptedOver(spec string, withdrawn ...string) event.Event {
+	e := accepted(spec)
+	e.Withdrawn = withdrawn
+	return e
+}
+
+func seen(spec string) event.Event {
+	return event.Event{Type: event.Seen, ActorID: spec}
+}
+
+// reminded is the n-th re-alert of the live offers, sent to ids.
+func reminded(n int, ids ...string) event.Event {
+	e := event.Event{Type: event.OfferReminder, ActorID: "routing", SpecialistID: ids[0], Reminder: n}
+	if len(ids) > 1 {
+		e.SpecialistIDs = ids
+	}
+	return e
+}
+
+func alerted(round, step int) event.Event {
+	return event.Event{Type: event.CoordinatorsAlerted, ActorID: "routing", Round: round, Step: step, Reason: "nobody accepted"}
+}
+
+func snoozed(until time.Time) event.Event {
+	return event.Event{Type: event.Snoozed, ActorID: coordID, Until: until, Reason: "calling the ward"}
+}
+
+func urgencyChanged(urgency string, acceptBy, recommendBy time.Time) event.Event {
+	return event.Event{Type: event.UrgencyChanged, ActorID: coordID, Urgency: urgency, AcceptBy: acceptBy,
+		RecommendBy: recommendBy, Reason: "triaged again"}
+}
+
+func specialtyChanged(slug string) event.Event {
+	return event.Event{Type: event.SpecialtyChanged, ActorID: coordID, Specialty: slug, Reason: "wrong service"}
+}
+
+func breached(clock string) event.Event {
+	return event.Event{Type: event.SLABreached, ActorID: "routing", Clock: clock}
+}
+
+// stamped returns e happening at when instead of its place in the history.
+func stamped(e event.Event, when time.Time) event.Event {
+	e.At = when
+	return e
 }
 
 func expired(spec string) event.Event {
@@ -154,6 +224,12 @@ var (
 	hCompleted   = then(hAccepted, completed(onc1))
 	hCancelled   = then(hOffered, cancelled(refID))
 	hCancelledAc = then(hAccepted, cancelled(coordID))
+
+	// An emergent consult offered to three specialists at once (position 2), and onc2 taking it.
+	hMulti         = []event.Event{requested(), offeredTo(1, 1, onc1, onc2, onc3)}
+	hMultiAccepted = then(hMulti, acceptedOver(onc2, onc1, onc3))
+	// hSnoozed mutes hEscalated (escalated at position 6) until ten minutes after the snooze.
+	hSnoozed = then(hEscalated, snoozed(at(7).Add(10*time.Minute)))
 )
 
 // requireCode checks that err is a *consult.Error with code want.

@@ -35,6 +35,8 @@ type Draft struct {
 	Question  string        `json:"question"`
 	Summary   string        `json:"summary"`
 	Language  string        `json:"language"`
+	// Details answers the specialty's form, keyed by field.
+	Details map[string]any `json:"details"`
 }
 
 // DraftPatient is the patient part of a Draft.
@@ -48,8 +50,16 @@ type DraftPatient struct {
 type Policy struct {
 	// KnownSpecialty reports whether a slug is in the roster.
 	KnownSpecialty func(slug string) bool
+	// CheckDetails checks answers against the specialty's form, returning them cleaned and the
+	// fields at fault ("details.<key>"). Nil accepts no details.
+	CheckDetails func(specialty string, details map[string]any) (map[string]any, map[string]string)
+	// Triage applies the red-flag rules: the urgency they raise the consult to, and why.
+	// Nil raises nothing.
+	Triage func(specialty, urgency string, details map[string]any) (string, []string)
 	// AcceptWithin is the SLA for a specialist to accept, per urgency.
 	AcceptWithin map[string]time.Duration
+	// RecommendWithin is the SLA for the recommendation, per urgency, counted from the request.
+	RecommendWithin map[string]time.Duration
 }
 
 // Submit checks a referrer's draft and returns the Requested event that opens consult id.
@@ -97,18 +107,49 @@ func Submit(a Actor, d Draft, id, idempotencyKey string, p Policy, now time.Time
 	if d.Language != "" && (len(d.Language) > 35 || !languageTag.MatchString(d.Language)) {
 		f["language"] = "must be a BCP 47 language tag such as ar, he or en"
 	}
+	var details map[string]any
+	if len(d.Details) > 0 {
+		if p.CheckDetails == nil || f["specialty"] != "" {
+			f["details"] = "this specialty takes no details"
+		} else {
+			clean, bad := p.CheckDetails(d.Specialty, d.Details)
+			for k, v := range bad {
+				f[k] = v
+			}
+			details = clean
+		}
+	}
 	if len(f) > 0 {
 		return event.Event{}, &Error{Code: Invalid, Message: "the consult request has invalid fields", Fields: f}
 	}
 	now = now.UTC()
-	return event.Event{
-		Type: event.Requested, ConsultID: id, Position: 1, At: now, ActorID: a.ID,
-		Request: &event.Request{
-			Urgency: d.Urgency, Specialty: d.Specialty, ClinicID: a.ClinicID, Patient: patient,
-			Question: question, Summary: summary, Language: d.Language, IdempotencyKey: idempotencyKey,
-			AcceptBy: now.Add(p.AcceptWithin[d.Urgency]),
-		},
-	}, nil
+	r := &event.Request{
+		Urgency: d.Urgency, Specialty: d.Specialty, ClinicID: a.ClinicID, Patient: patient,
+		Question: question, Summary: summary, Language: d.Language, IdempotencyKey: idempotencyKey, Details: details,
+	}
+	if p.Triage != nil {
+		if raised, reasons := p.Triage(d.Specialty, d.Urgency, details); raised != d.Urgency && len(reasons) > 0 {
+			r.RequestedUrgency, r.Urgency, r.RedFlags = d.Urgency, raised, reasons
+		}
+	}
+	r.AcceptBy, r.RecommendBy = SLAFor(r.Urgency, now, p.AcceptWithin, p.RecommendWithin)
+	e := event.Event{Type: event.Requested, ConsultID: id, Position: 1, At: now, ActorID: a.ID, Request: r}
+	if len(r.RedFlags) > 0 {
+		e.Reason = fmt.Sprintf("urgency raised from %s to %s by red flags: %s", r.RequestedUrgency, r.Urgency, strings.Join(r.RedFlags, "; "))
+	}
+	return e, nil
+}
+
+// SLAFor returns the accept-by and recommend-by deadlines of a consult of urgency requested at
+// from; a zero window leaves that deadline unset.
+func SLAFor(urgency string, from time.Time, acceptWithin, recommendWithin map[string]time.Duration) (acceptBy, recommendBy time.Time) {
+	if w := acceptWithin[urgency]; w > 0 {
+		acceptBy = from.Add(w).UTC()
+	}
+	if w := recommendWithin[urgency]; w > 0 {
+		recommendBy = from.Add(w).UTC()
+	}
+	return acceptBy, recommendBy
 }
 
 // CheckText validates free text for a field: its length in characters between min and max, valid

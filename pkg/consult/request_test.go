@@ -269,3 +269,192 @@ func TestCheckText(t *testing.T) {
 		})
 	}
 }
+
+// formCheck is a specialty form's check as the roster provides it: it records what it was asked
+// and answers with clean and fields.
+type formCheck struct {
+	called    int
+	specialty string
+	details   map[string]any
+	clean     map[string]any
+	fields    map[string]string
+}
+
+func (f *formCheck) check(specialty string, details map[string]any) (map[string]any, map[string]string) {
+	f.called++
+	f.specialty, f.details = specialty, details
+	return f.clean, f.fields
+}
+
+func TestSubmitDetails(t *testing.T) {
+	t.Parallel()
+	answers := map[string]any{"anc": "0.4", "fever": true}
+	cleaned := map[string]any{"anc": 0.4, "fever": true}
+	tests := []struct {
+		name    string
+		edit    func(d *consult.Draft)
+		noCheck bool              // Policy.CheckDetails is nil
+		form    formCheck         // what the form's check answers
+		called  bool              // whether the form's check must be asked
+		fields  map[string]string // nil when the draft is valid
+		want    map[string]any    // the details the request carries
+	}{
+		{"answers checked and cleaned", func(d *consult.Draft) { d.Details = answers }, false,
+			formCheck{clean: cleaned}, true, nil, cleaned},
+		{"no answers", func(d *consult.Draft) { d.Details = nil }, false, formCheck{clean: cleaned}, false, nil, nil},
+		{"empty answers", func(d *consult.Draft) { d.Details = map[string]any{} }, false, formCheck{clean: cleaned}, false, nil, nil},
+		{"no answers and no forms", func(d *consult.Draft) { d.Details = nil }, true, formCheck{}, false, nil, nil},
+		{"a field at fault", func(d *consult.Draft) { d.Details = answers }, false,
+			formCheck{clean: map[string]any{"fever": true}, fields: map[string]string{"details.anc": "must be a number"}}, true,
+			map[string]string{"details.anc": "must be a number"}, nil},
+		{"fields at fault beside others", func(d *consult.Draft) {
+			d.Details, d.Question, d.Patient.Sex = answers, "", "f"
+		}, false,
+			formCheck{fields: map[string]string{"details.anc": "must be a number", "details.weight": "required"}}, true,
+			map[string]string{"details.anc": "must be a number", "details.weight": "required", "question": "required",
+				"patient.sex": "must be one of female, male, other, unknown"}, nil},
+		{"an unknown specialty", func(d *consult.Draft) { d.Specialty, d.Details = "astrology", answers }, false,
+			formCheck{clean: cleaned}, false,
+			map[string]string{"specialty": "unknown specialty", "details": "this specialty takes no details"}, nil},
+		{"no specialty", func(d *consult.Draft) { d.Specialty, d.Details = "", answers }, false,
+			formCheck{clean: cleaned}, false,
+			map[string]string{"specialty": "required", "details": "this specialty takes no details"}, nil},
+		{"no forms", func(d *consult.Draft) { d.Details = answers }, true, formCheck{}, false,
+			map[string]string{"details": "this specialty takes no details"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			form := tt.form
+			p := policy
+			if !tt.noCheck {
+				p.CheckDetails = form.check
+			}
+			d := validDraft()
+			tt.edit(&d)
+			e, err := consult.Submit(referrer, d, cid, "", p, t0)
+
+			wantCalls := 0
+			if tt.called {
+				wantCalls = 1
+			}
+			assert.Equal(t, wantCalls, form.called, "got the form checked %d times, want %d", form.called, wantCalls)
+			if tt.called {
+				assert.Equal(t, d.Specialty, form.specialty, "got the form of %q checked, want %q", form.specialty, d.Specialty)
+				assert.Equal(t, d.Details, form.details, "got answers %v checked, want %v", form.details, d.Details)
+			}
+			if tt.fields != nil {
+				requireCode(t, err, consult.Invalid)
+				var ce *consult.Error
+				require.ErrorAs(t, err, &ce)
+				assert.Equal(t, tt.fields, ce.Fields, "got fields %v, want %v", ce.Fields, tt.fields)
+				return
+			}
+			require.NoError(t, err, "got %v, want the draft accepted", err)
+			assert.Equal(t, tt.want, e.Request.Details, "got details %v, want %v", e.Request.Details, tt.want)
+			c, err := consult.Fold([]event.Event{e})
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, c.Details, "got consult details %v, want %v", c.Details, tt.want)
+		})
+	}
+}
+
+// triage is a red-flag rule set that raises to urgency, giving reasons, and records what it was asked.
+type triage struct {
+	urgency   string
+	reasons   []string
+	called    int
+	asked     string // the urgency it was asked about
+	specialty string
+	details   map[string]any
+}
+
+func (tr *triage) apply(specialty, urgency string, details map[string]any) (string, []string) {
+	tr.called++
+	tr.specialty, tr.asked, tr.details = specialty, urgency, details
+	if tr.urgency == "" {
+		return urgency, nil
+	}
+	return tr.urgency, tr.reasons
+}
+
+func TestSubmitTriage(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 27, 4, 30, 0, 0, idt)
+	p := policy
+	p.AcceptWithin = map[string]time.Duration{"emergent": 15 * time.Minute, "urgent": 2 * time.Hour, "routine": 72 * time.Hour}
+	p.RecommendWithin = map[string]time.Duration{"emergent": 4 * time.Hour, "urgent": 24 * time.Hour, "routine": 7 * 24 * time.Hour}
+	cleaned := map[string]any{"anc": 0.4, "fever": true}
+	p.CheckDetails = func(string, map[string]any) (map[string]any, map[string]string) { return cleaned, nil }
+	flags := []string{"Febrile neutropenia", "ANC below 0.5"}
+
+	tests := []struct {
+		name      string
+		urgency   string // the referrer's
+		rules     triage
+		want      string // the consult's urgency
+		requested string
+		redFlags  []string
+	}{
+		{"urgent raised to emergent", "urgent", triage{urgency: "emergent", reasons: flags}, "emergent", "urgent", flags},
+		{"routine raised to urgent", "routine", triage{urgency: "urgent", reasons: flags[:1]}, "urgent", "routine", flags[:1]},
+		{"routine raised to emergent", "routine", triage{urgency: "emergent", reasons: flags}, "emergent", "routine", flags},
+		{"rules fired at the same urgency", "emergent", triage{urgency: "emergent", reasons: flags}, "emergent", "", nil},
+		{"no rule fired", "urgent", triage{}, "urgent", "", nil},
+		{"a raise without a reason", "urgent", triage{urgency: "emergent"}, "urgent", "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rules := tt.rules
+			p := p
+			p.Triage = rules.apply
+			d := validDraft()
+			d.Urgency, d.Details = tt.urgency, map[string]any{"anc": "0.4", "fever": "yes"}
+			e, err := consult.Submit(referrer, d, cid, "", p, now)
+			require.NoError(t, err)
+
+			assert.Equal(t, 1, rules.called, "got the rules applied %d times, want once", rules.called)
+			assert.Equal(t, tt.urgency, rules.asked, "got the rules asked about %q, want %q", rules.asked, tt.urgency)
+			assert.Equal(t, d.Specialty, rules.specialty, "got the rules of %q, want %q", rules.specialty, d.Specialty)
+			assert.Equal(t, cleaned, rules.details, "got the rules applied to %v, want the cleaned %v", rules.details, cleaned)
+
+			if tt.requested == "" {
+				assert.Empty(t, e.Reason, "got reason %q, want none when nothing was raised", e.Reason)
+			} else {
+				for _, f := range tt.redFlags {
+					assert.Contains(t, e.Reason, f, "got reason %q, want it to name %q", e.Reason, f)
+				}
+			}
+			r := e.Request
+			assert.Equal(t, tt.want, r.Urgency, "got urgency %q, want %q", r.Urgency, tt.want)
+			assert.Equal(t, tt.requested, r.RequestedUrgency, "got requested urgency %q, want %q", r.RequestedUrgency, tt.requested)
+			assert.Equal(t, tt.redFlags, r.RedFlags, "got red flags %v, want %v", r.RedFlags, tt.redFlags)
+			wantAccept := now.UTC().Add(p.AcceptWithin[tt.want])
+			wantRecommend := now.UTC().Add(p.RecommendWithin[tt.want])
+			assert.Equal(t, wantAccept, r.AcceptBy, "got accept_by %v, want %v (the %s window)", r.AcceptBy, wantAccept, tt.want)
+			assert.Equal(t, wantRecommend, r.RecommendBy, "got recommend_by %v, want %v (the %s window)", r.RecommendBy, wantRecommend, tt.want)
+
+			c, err := consult.Fold([]event.Event{e})
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, c.Urgency, "got consult urgency %q, want %q", c.Urgency, tt.want)
+			assert.Equal(t, tt.requested, c.RequestedUrgency, "got consult requested urgency %q, want %q", c.RequestedUrgency, tt.requested)
+			assert.Equal(t, tt.redFlags, c.RedFlags, "got consult red flags %v, want %v", c.RedFlags, tt.redFlags)
+			assert.Equal(t, wantAccept, c.SLA.AcceptBy, "got consult accept_by %v, want %v", c.SLA.AcceptBy, wantAccept)
+			assert.Equal(t, wantRecommend, c.SLA.RecommendBy, "got consult recommend_by %v, want %v", c.SLA.RecommendBy, wantRecommend)
+		})
+	}
+}
+
+// Red-flag rules judge only a valid draft.
+func TestSubmitTriageOnlyValid(t *testing.T) {
+	t.Parallel()
+	rules := triage{urgency: "emergent", reasons: []string{"x"}}
+	p := policy
+	p.Triage = rules.apply
+	d := validDraft()
+	d.Question = ""
+	_, err := consult.Submit(referrer, d, cid, "", p, t0)
+	requireCode(t, err, consult.Invalid)
+	assert.Zero(t, rules.called, "got the rules applied %d times to an invalid draft, want never", rules.called)
+}

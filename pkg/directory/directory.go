@@ -1,6 +1,7 @@
-// Package directory keeps the roster (users, clinics, specialties, on-call schedules) durably in
-// a JetStream key-value bucket and gives every service the current version, updated live when
-// it changes.
+// Package directory keeps the roster (users, clinics, specialties, on-call schedules, escalation
+// policies, red flags) durably in a JetStream key-value bucket, gives every service the current
+// version, updated live when it changes, and changes it under the bucket's revision so that
+// concurrent edits from any instance never overwrite each other.
 package directory
 
 import (
@@ -20,13 +21,26 @@ import (
 
 const rosterKey = "roster"
 
+// updateAttempts bounds how often Update retries after another writer changed the roster first.
+const updateAttempts = 5
+
+// ErrBusy means the roster kept changing under an Update until it gave up; the change was not
+// stored and may be retried.
+var ErrBusy = errors.New("directory: the roster kept changing under the update")
+
 // Directory is the live roster.
 type Directory struct {
 	kv        jetstream.KeyValue
-	cur       atomic.Pointer[roster.Roster]
+	cur       atomic.Pointer[version]
 	log       *slog.Logger
 	mu        sync.Mutex
 	listeners []func(*roster.Roster)
+}
+
+// version is a roster and the bucket revision it was stored under (0: not stored).
+type version struct {
+	r   *roster.Roster
+	rev uint64
 }
 
 // OnChange registers f to be called with every new roster that Watch applies.
@@ -44,7 +58,7 @@ func Open(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*Direc
 	}
 	d := &Directory{kv: kv, log: log}
 	empty, _ := roster.Parse([]byte(`{}`))
-	d.cur.Store(empty)
+	d.cur.Store(&version{r: empty})
 	if err := d.load(ctx); err != nil {
 		return nil, err
 	}
@@ -59,33 +73,105 @@ func (d *Directory) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read roster: %w", err)
 	}
-	return d.set(entry.Value())
+	return d.set(entry.Value(), entry.Revision())
 }
 
-func (d *Directory) set(data []byte) error {
+func (d *Directory) set(data []byte, rev uint64) error {
 	r, err := roster.Parse(data)
 	if err != nil {
 		return err
 	}
-	d.cur.Store(r)
+	d.keep(r, rev)
 	return nil
 }
 
+// keep makes r, stored under rev, the current roster unless a later revision already is.
+func (d *Directory) keep(r *roster.Roster, rev uint64) {
+	next := &version{r: r, rev: rev}
+	for {
+		cur := d.cur.Load()
+		if cur.rev > rev || d.cur.CompareAndSwap(cur, next) {
+			return
+		}
+	}
+}
+
 // Roster returns the current roster. It never returns nil.
-func (d *Directory) Roster() *roster.Roster { return d.cur.Load() }
+func (d *Directory) Roster() *roster.Roster { return d.cur.Load().r }
+
+// Update changes the stored roster: change gets the stored version and returns the new one,
+// which is checked by parsing its document before it is stored under the revision change read.
+// When another writer stored a version meanwhile, change runs again on that one, so it must
+// have no other effect; after a few such conflicts Update gives up with ErrBusy. An error from
+// change is returned as it is, a *roster.FieldError when the new version is invalid; either way
+// nothing is stored. The stored roster is current in this Directory when Update returns, and
+// in every other as its Watch applies it.
+func (d *Directory) Update(ctx context.Context, change func(*roster.Roster) (*roster.Roster, error)) (*roster.Roster, error) {
+	for range updateAttempts {
+		cur, rev, err := d.stored(ctx)
+		if err != nil {
+			return nil, err
+		}
+		next, err := change(cur)
+		if err != nil {
+			return nil, err
+		}
+		data, err := next.Marshal()
+		if err != nil {
+			return nil, fmt.Errorf("encode roster: %w", err)
+		}
+		built, err := roster.Parse(data)
+		if err != nil {
+			return nil, err
+		}
+		if rev == 0 {
+			rev, err = d.kv.Create(ctx, rosterKey, data)
+		} else {
+			rev, err = d.kv.Update(ctx, rosterKey, data, rev)
+		}
+		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store roster: %w", err)
+		}
+		d.keep(built, rev)
+		return built, nil
+	}
+	return nil, ErrBusy
+}
+
+// stored reads the stored roster and its revision; an empty roster and 0 when none is stored.
+func (d *Directory) stored(ctx context.Context) (*roster.Roster, uint64, error) {
+	entry, err := d.kv.Get(ctx, rosterKey)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		empty, _ := roster.Parse([]byte(`{}`))
+		return empty, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read roster: %w", err)
+	}
+	r, err := roster.Parse(entry.Value())
+	if err != nil {
+		// Not wrapped: the stored version's problem is no *roster.FieldError of the change.
+		return nil, 0, fmt.Errorf("stored roster revision %d is invalid: %v", entry.Revision(), err)
+	}
+	return r, entry.Revision(), nil
+}
 
 // Seed stores data as the roster if none is stored yet, and reports whether it did.
 func (d *Directory) Seed(ctx context.Context, data []byte) (bool, error) {
 	if _, err := roster.Parse(data); err != nil {
 		return false, err
 	}
-	if _, err := d.kv.Create(ctx, rosterKey, data); err != nil {
+	rev, err := d.kv.Create(ctx, rosterKey, data)
+	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return false, d.load(ctx)
 		}
 		return false, fmt.Errorf("seed roster: %w", err)
 	}
-	return true, d.set(data)
+	return true, d.set(data, rev)
 }
 
 // Watch applies every change to the stored roster until ctx ends. It starts from the stored
@@ -107,7 +193,7 @@ func (d *Directory) Watch(ctx context.Context) error {
 			if entry == nil || entry.Operation() != jetstream.KeyValuePut {
 				continue
 			}
-			if err := d.set(entry.Value()); err != nil {
+			if err := d.set(entry.Value(), entry.Revision()); err != nil {
 				d.log.Error("stored roster rejected; keeping the previous one", "revision", entry.Revision(), "err", err)
 				continue
 			}

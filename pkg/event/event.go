@@ -29,6 +29,15 @@ const (
 	Seen Type = "consult.seen"
 	// OfferReminder re-alerts a specialist whose live offer has not been seen yet.
 	OfferReminder Type = "consult.offer_reminder"
+	// CoordinatorsAlerted is an escalation step that asks the coordinators to act, and waits.
+	CoordinatorsAlerted Type = "consult.coordinators_alerted"
+	// UrgencyChanged and SpecialtyChanged are a coordinator's corrections; routing starts over.
+	UrgencyChanged   Type = "consult.urgency_changed"
+	SpecialtyChanged Type = "consult.specialty_changed"
+	// Snoozed mutes an escalation's alarm until a moment, when it sounds again.
+	Snoozed Type = "consult.snoozed"
+	// SLABreached records, once per clock, that a response-time target passed unmet.
+	SLABreached Type = "consult.sla_breached"
 )
 
 // Patient is the minimum identity a consult needs: no names, no national ids.
@@ -48,8 +57,27 @@ type Request struct {
 	Summary        string  `json:"summary,omitempty"`
 	Language       string  `json:"language,omitempty"`
 	IdempotencyKey string  `json:"idempotency_key,omitempty"`
+	// Details are the specialty's structured facts, keyed by the fields of its form.
+	Details map[string]any `json:"details,omitempty"`
+	// Attachments are files stored before the request, referenced by id.
+	Attachments []Attachment `json:"attachments,omitempty"`
+	// RequestedUrgency is the urgency the referrer chose when red-flag rules raised it.
+	RequestedUrgency string `json:"requested_urgency,omitempty"`
+	// RedFlags are the reasons red-flag rules gave for raising the urgency.
+	RedFlags []string `json:"red_flags,omitempty"`
 	// AcceptBy is the SLA deadline for a specialist to accept, fixed at submission.
 	AcceptBy time.Time `json:"accept_by"`
+	// RecommendBy is the SLA deadline for the recommendation.
+	RecommendBy time.Time `json:"recommend_by,omitzero"`
+}
+
+// Attachment is a file attached to a consult: a lab report or an image, checked by content.
+type Attachment struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Type   string `json:"type"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
 }
 
 // Event is one change to one consult. Position is its 1-based place in that consult's history,
@@ -74,6 +102,27 @@ type Event struct {
 	Recommendation string    `json:"recommendation,omitempty"`
 	// Reminder numbers an OfferReminder within its offer, from 1.
 	Reminder int `json:"reminder,omitempty"`
+
+	// SpecialistIDs are everyone an Offered event offers the consult to at once (SpecialistID
+	// is the first of them), or everyone an OfferReminder re-alerts.
+	SpecialistIDs []string `json:"specialist_ids,omitempty"`
+	// Round and Step place an Offered or CoordinatorsAlerted event in the escalation policy,
+	// both from 1.
+	Round int `json:"round,omitempty"`
+	Step  int `json:"step,omitempty"`
+	// Withdrawn lists the specialists whose live offers the event ended (another accepted, a
+	// coordinator assigned, cancelled or re-routed).
+	Withdrawn []string `json:"withdrawn,omitempty"`
+	// Urgency and Specialty are the new values of UrgencyChanged and SpecialtyChanged.
+	Urgency   string `json:"urgency,omitempty"`
+	Specialty string `json:"specialty,omitempty"`
+	// AcceptBy and RecommendBy are the SLA deadlines an UrgencyChanged event sets.
+	AcceptBy    time.Time `json:"accept_by,omitzero"`
+	RecommendBy time.Time `json:"recommend_by,omitzero"`
+	// Until is when a snooze ends.
+	Until time.Time `json:"until,omitzero"`
+	// Clock names the SLA clock an SLABreached event records: "accept" or "recommend".
+	Clock string `json:"clock,omitempty"`
 
 	// StreamSeq is the event's sequence in the stream. It is not encoded: readers set it from
 	// the stream's metadata.

@@ -1,7 +1,7 @@
 // Package infra connects a service process to the broker's infrastructure, in order, and
 // closes it in reverse: telemetry, NATS with the broker's streams and buckets, Redis, the live
-// directory and the session store. It also serves the health and metrics endpoints of services
-// that have no other HTTP surface.
+// directory, the session store and the profile store. It also serves the health and metrics
+// endpoints of services that have no other HTTP surface.
 package infra
 
 import (
@@ -19,6 +19,7 @@ import (
 	"github.com/regionalconsult/broker/pkg/config"
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/directory"
+	"github.com/regionalconsult/broker/pkg/profile"
 	"github.com/regionalconsult/broker/pkg/readmodel"
 	"github.com/regionalconsult/broker/pkg/session"
 	"github.com/regionalconsult/broker/pkg/telemetry"
@@ -51,6 +52,7 @@ type Infra struct {
 	Redis     *redis.Client
 	Directory *directory.Directory
 	Sessions  *session.Store
+	Profiles  *profile.Store
 	closers   []func()
 }
 
@@ -86,6 +88,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Infra, err erro
 		return nil, err
 	}
 	if in.Sessions, err = session.Open(ctx, in.Bus.JetStream(), in.Directory); err != nil {
+		return nil, err
+	}
+	if in.Profiles, err = profile.Open(ctx, in.Bus.JetStream()); err != nil {
 		return nil, err
 	}
 	return in, nil

@@ -74,3 +74,21 @@ func (t *Tracker) Online(ctx context.Context, user string) (bool, error) {
 	}
 	return n > 0, nil
 }
+
+// OnlineAmong reports which of users have a live connection on any gateway.
+func (t *Tracker) OnlineAmong(ctx context.Context, users []string) (map[string]bool, error) {
+	pipe := t.rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, len(users))
+	now := "(" + score(time.Now())
+	for i, u := range users {
+		cmds[i] = pipe.ZCount(ctx, t.key(u), now, "+inf")
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("presence: %w", err)
+	}
+	out := make(map[string]bool, len(users))
+	for i, u := range users {
+		out[u] = cmds[i].Val() > 0
+	}
+	return out, nil
+}

@@ -51,6 +51,9 @@ func (s *Store) allKey() string                 { return s.prefix + "idx:all" }
 func (s *Store) clinicKey(clinic string) string { return s.prefix + "idx:clinic:" + clinic }
 func (s *Store) userKey(user string) string     { return s.prefix + "idx:user:" + user }
 func (s *Store) epochKey() string               { return s.prefix + "epoch" }
+func (s *Store) openKey(user string) string     { return s.prefix + "idx:open:" + user }
+func (s *Store) heldKey(user string) string     { return s.prefix + "idx:held:" + user }
+func (s *Store) activeKey() string              { return s.prefix + "active" }
 func (s *Store) idemKey(user, key string) string {
 	return s.prefix + "idem:" + strconv.Itoa(len(user)) + ":" + user + ":" + key
 }
@@ -65,7 +68,8 @@ func (s *Store) Ready(ctx context.Context) error {
 
 // project stores a snapshot only if it is newer than the stored one, and moves the consult
 // between scope indexes to match, atomically. Newer means a later position in its history,
-// so projectors may run in any order and any number of times.
+// so projectors may run in any order and any number of times. It also moves the owner's last
+// activity forward (KEYS[2], a hash of user id → Unix milliseconds), never back.
 var project = redis.NewScript(`
 local cur = tonumber(redis.call('HGET', KEYS[1], 'pos') or '0')
 if cur >= tonumber(ARGV[1]) then return 0 end
@@ -73,8 +77,12 @@ local old = redis.call('HGET', KEYS[1], 'idx')
 if old then
   for k in string.gmatch(old, '%S+') do redis.call('ZREM', k, ARGV[2]) end
 end
+if ARGV[4] ~= '' then
+  local last = tonumber(redis.call('HGET', KEYS[2], ARGV[4]) or '0')
+  if tonumber(ARGV[5]) > last then redis.call('HSET', KEYS[2], ARGV[4], ARGV[5]) end
+end
 local idx = {}
-for i = 2, #KEYS do
+for i = 3, #KEYS do
   redis.call('ZADD', KEYS[i], 0, ARGV[2])
   idx[#idx + 1] = KEYS[i]
 end
@@ -88,17 +96,56 @@ func (s *Store) Project(ctx context.Context, c *consult.Consult) error {
 	if err != nil {
 		return fmt.Errorf("project %s: %w", c.ID, err)
 	}
-	keys := []string{s.docKey(c.ID), s.allKey(), s.clinicKey(c.ClinicID)}
-	if a := c.Assignee(); a != "" {
+	keys := []string{s.docKey(c.ID), s.activeKey(), s.allKey(), s.clinicKey(c.ClinicID)}
+	a := c.Assignee()
+	if a != "" {
 		keys = append(keys, s.userKey(a))
+		if c.Status == consult.StatusAccepted || c.Status == consult.StatusInfoRequested {
+			keys = append(keys, s.openKey(a))
+		}
 	}
-	if c.Offer != nil && c.Offer.SpecialistID != c.Assignee() {
-		keys = append(keys, s.userKey(c.Offer.SpecialistID))
+	for _, h := range c.Holders() {
+		keys = append(keys, s.heldKey(h))
+		if h != a {
+			keys = append(keys, s.userKey(h))
+		}
 	}
-	if err := project.Run(ctx, s.rdb, keys, c.Position(), c.ID, doc).Err(); err != nil {
+	if err := project.Run(ctx, s.rdb, keys, c.Position(), c.ID, doc, a, c.UpdatedAt.UnixMilli()).Err(); err != nil {
 		return fmt.Errorf("project %s: %w", c.ID, err)
 	}
 	return nil
+}
+
+// Load is how loaded a specialist is.
+type Load struct {
+	// Open counts the consults they own that are not closed; Held the live offers they hold.
+	Open, Held int
+	// LastActive is when they last took or worked on a consult; zero when never.
+	LastActive time.Time
+}
+
+// Load returns the load of each of ids.
+func (s *Store) Load(ctx context.Context, ids []string) (map[string]Load, error) {
+	pipe := s.rdb.Pipeline()
+	open, held := make([]*redis.IntCmd, len(ids)), make([]*redis.IntCmd, len(ids))
+	for i, id := range ids {
+		open[i], held[i] = pipe.ZCard(ctx, s.openKey(id)), pipe.ZCard(ctx, s.heldKey(id))
+	}
+	active := pipe.HMGet(ctx, s.activeKey(), ids...)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read load: %w", err)
+	}
+	out := make(map[string]Load, len(ids))
+	for i, id := range ids {
+		l := Load{Open: int(open[i].Val()), Held: int(held[i].Val())}
+		if v, ok := active.Val()[i].(string); ok {
+			if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+				l.LastActive = time.UnixMilli(ms)
+			}
+		}
+		out[id] = l
+	}
+	return out, nil
 }
 
 // Filter narrows a list; empty fields match everything.

@@ -65,7 +65,7 @@ func projectOrder(t *testing.T, s *readmodel.Store) {
 	ctx := context.Background()
 	c1 := newConsult(t, hebron, "urgent")
 	now := time.Now()
-	e, err := c1.OfferTo("u-onc1", now.Add(time.Minute), now)
+	e, err := c1.OfferTo([]string{"u-onc1"}, 1, 1, now.Add(time.Minute), now)
 	c2 := step(t, c1, e, err)
 	e, err = c2.Accept(onc1, now)
 	c3 := step(t, c2, e, err)
@@ -95,7 +95,7 @@ func listScopes(t *testing.T, s *readmodel.Store) {
 			hebronIDs = append([]string{c.ID}, hebronIDs...) // newest first
 		}
 		if i == 1 {
-			e, err := c.OfferTo("u-onc2", time.Now().Add(time.Minute), time.Now())
+			e, err := c.OfferTo([]string{"u-onc2"}, 1, 1, time.Now().Add(time.Minute), time.Now())
 			c = step(t, c, e, err)
 		}
 		require.NoError(t, s.Project(ctx, c))

@@ -1,29 +1,56 @@
 // Package roster owns who works in the broker and when: users and their roles, clinics,
-// specialties, and the on-call rotations that say who answers for a specialty at a moment.
-// Times are civil times in the hospital's zone, so handoffs stay at their hour across
-// daylight-saving changes. It imports the standard library only.
+// specialties and the questions each asks of a referrer, the on-call schedules (rotation layers
+// and overrides) that say who answers for a specialty at a moment, the escalation policies that
+// say how long each level gets, and the red-flag rules that raise a consult's urgency. Times are
+// civil times in the hospital's zone, so handoffs stay at their hour across daylight-saving
+// changes. A roster document is JSON or YAML. The package imports the standard library and a
+// YAML decoder only.
 package roster
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 	_ "time/tzdata" // the hospital's zone must resolve in minimal container images
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Zone is the hospital's time zone, in which rotations hand off.
 const Zone = "Asia/Jerusalem"
 
+// Roles a user may have.
+const (
+	RoleReferrer    = "referrer"
+	RoleSpecialist  = "specialist"
+	RoleCoordinator = "coordinator"
+	RoleAdmin       = "admin"
+)
+
+// DefaultCapacity is how many consults a specialist holds at once when max_consults is not set.
+const DefaultCapacity = 3
+
+// MaxCapacity bounds max_consults.
+const MaxCapacity = 50
+
 // User is a person with an account. PasswordHash is a bcrypt hash and never leaves the server.
 type User struct {
-	ID          string   `json:"id"`
-	Username    string   `json:"username"`
-	Name        string   `json:"name"`
-	Role        string   `json:"role"`
-	ClinicID    string   `json:"clinic_id,omitempty"`
-	Specialties []string `json:"specialties,omitempty"`
-	Languages   []string `json:"languages"`
+	ID             string   `json:"id"`
+	Username       string   `json:"username"`
+	Name           string   `json:"name"`
+	Role           string   `json:"role"`
+	ClinicID       string   `json:"clinic_id,omitempty"`
+	Specialties    []string `json:"specialties,omitempty"`
+	SubSpecialties []string `json:"sub_specialties,omitempty"`
+	Languages      []string `json:"languages"`
+	// MaxConsults is how many consults a specialist holds at once; 0 means DefaultCapacity.
+	MaxConsults int `json:"max_consults,omitempty"`
 	// Email receives offers while the user has no live connection (specialists).
 	Email        string `json:"email,omitempty"`
 	PasswordHash string `json:"password_hash,omitempty"`
@@ -36,58 +63,67 @@ func (u User) Public() User {
 	return u
 }
 
+// Capacity is how many consults u holds at once.
+func (u User) Capacity() int {
+	if u.MaxConsults <= 0 {
+		return DefaultCapacity
+	}
+	return u.MaxConsults
+}
+
 // Clinic is a referring clinic.
 type Clinic struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 }
 
-// Specialty is a field of medicine consults are routed by, named in English, Arabic and Hebrew.
+// Specialty is a field of medicine consults are routed by, named in English, Arabic and Hebrew,
+// with the structured questions (its form) a referrer answers for it.
 type Specialty struct {
 	Slug string            `json:"slug"`
 	Name map[string]string `json:"name"`
+	Form []Field           `json:"form"`
 }
 
-// Rotation hands a shift from one member to the next every ShiftDays days at Handoff (HH:MM,
-// hospital time), counting from the civil date Anchor, on which Members[0] starts.
-type Rotation struct {
-	Anchor    string   `json:"anchor"`
-	Handoff   string   `json:"handoff"`
-	ShiftDays int      `json:"shift_days"`
-	Members   []string `json:"members"`
-}
-
-// Schedule is a specialty's on-call: a primary and a secondary rotation.
-type Schedule struct {
-	Specialty string   `json:"specialty"`
-	Primary   Rotation `json:"primary"`
-	Secondary Rotation `json:"secondary"`
-}
-
-// OnCall says who answers for a specialty now, and until when that holds.
-type OnCall struct {
-	Specialty   string    `json:"specialty"`
-	PrimaryID   string    `json:"primary_id"`
-	SecondaryID string    `json:"secondary_id"`
-	Until       time.Time `json:"until"`
-}
-
-// Roster is one consistent version of the directory. It is immutable once built by Parse or New.
+// Roster is one consistent version of the directory. It is immutable once built by Parse; to
+// change it, Clone it, edit the copy and Parse the copy's Marshal.
 type Roster struct {
-	Users       []User      `json:"users"`
-	Clinics     []Clinic    `json:"clinics"`
-	Specialties []Specialty `json:"specialties"`
-	Schedules   []Schedule  `json:"schedules"`
+	Users       []User        `json:"users"`
+	Clinics     []Clinic      `json:"clinics"`
+	Specialties []Specialty   `json:"specialties"`
+	Schedules   []Schedule    `json:"schedules"`
+	Policies    []Policy      `json:"policies,omitempty"`
+	RedFlags    []RedFlagRule `json:"red_flags,omitempty"`
 
 	loc        *time.Location
 	byID       map[string]*User
 	byUsername map[string]*User
+	bySlug     map[string]*Specialty
+	plans      map[string]*schedulePlan
 }
 
-// Parse decodes and checks a roster document.
+// FieldError says which part of a roster document is wrong and why. Field is a path into the
+// document such as "schedules[0].primary.layers[1].handoff".
+type FieldError struct {
+	Field   string
+	Problem string
+}
+
+func (e *FieldError) Error() string { return "roster: " + e.Field + ": " + e.Problem }
+
+func invalid(field, format string, args ...any) error {
+	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
+}
+
+// Parse decodes and checks a roster document, JSON (when its first non-space byte is '{') or
+// YAML.
 func Parse(data []byte) (*Roster, error) {
+	doc, err := jsonDocument(data)
+	if err != nil {
+		return nil, err
+	}
 	var r Roster
-	if err := json.Unmarshal(data, &r); err != nil {
+	if err := json.Unmarshal(doc, &r); err != nil {
 		return nil, fmt.Errorf("parse roster: %w", err)
 	}
 	if err := r.index(); err != nil {
@@ -96,68 +132,247 @@ func Parse(data []byte) (*Roster, error) {
 	return &r, nil
 }
 
-// Marshal encodes r as a roster document.
+// jsonDocument returns data as JSON, converting a YAML document.
+func jsonDocument(data []byte) ([]byte, error) {
+	trimmed := bytes.TrimLeft(data, " \t\r\n\ufeff")
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		return trimmed, nil
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("parse roster: %w", err)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, errors.New("parse roster: the document must be a mapping with users, clinics, specialties and schedules")
+	}
+	v, err := yamlValue(doc.Content[0], 0)
+	if err != nil {
+		return nil, fmt.Errorf("parse roster: %w", err)
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("parse roster: %w", err)
+	}
+	return out, nil
+}
+
+// yamlValue reads a YAML node as the JSON value it stands for. Dates and times stay the strings
+// they are written as (start: 2026-01-04, from: 2026-02-03T10:00:00Z), as in a JSON document.
+func yamlValue(n *yaml.Node, depth int) (any, error) {
+	if depth > 64 {
+		return nil, errors.New("the document nests too deeply")
+	}
+	switch n.Kind {
+	case yaml.AliasNode:
+		return yamlValue(n.Alias, depth+1)
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode {
+				return nil, fmt.Errorf("line %d: a key must be a plain string", k.Line)
+			}
+			if k.Value == "<<" {
+				return nil, fmt.Errorf("line %d: merge keys are not supported", k.Line)
+			}
+			val, err := yamlValue(v, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			m[k.Value] = val
+		}
+		return m, nil
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			val, err := yamlValue(c, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, val)
+		}
+		return out, nil
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!int", "!!float", "!!bool", "!!null":
+			var v any
+			if err := n.Decode(&v); err != nil {
+				return nil, fmt.Errorf("line %d: %w", n.Line, err)
+			}
+			return v, nil
+		}
+		return n.Value, nil
+	}
+	return nil, fmt.Errorf("line %d: unexpected YAML node", n.Line)
+}
+
+// Marshal encodes r as a JSON roster document.
 func (r *Roster) Marshal() ([]byte, error) { return json.MarshalIndent(r, "", "  ") }
 
+// Clone returns a deep copy of r to edit; r stays as it was. The copy's lookups are those of the
+// copy as made: an edited copy is checked and indexed again by parsing its Marshal (as
+// directory.Update does).
+func (r *Roster) Clone() *Roster {
+	c := &Roster{
+		Users:       make([]User, len(r.Users)),
+		Clinics:     slices.Clone(r.Clinics),
+		Specialties: make([]Specialty, len(r.Specialties)),
+		Schedules:   make([]Schedule, len(r.Schedules)),
+		Policies:    make([]Policy, len(r.Policies)),
+		RedFlags:    make([]RedFlagRule, len(r.RedFlags)),
+	}
+	for i, u := range r.Users {
+		u.Specialties = slices.Clone(u.Specialties)
+		u.SubSpecialties = slices.Clone(u.SubSpecialties)
+		u.Languages = slices.Clone(u.Languages)
+		c.Users[i] = u
+	}
+	for i, s := range r.Specialties {
+		c.Specialties[i] = s.clone()
+	}
+	for i, s := range r.Schedules {
+		c.Schedules[i] = Schedule{Specialty: s.Specialty, Primary: s.Primary.clone(), Secondary: s.Secondary.clone()}
+	}
+	for i, p := range r.Policies {
+		p.Steps = slices.Clone(p.Steps)
+		c.Policies[i] = p
+	}
+	for i, f := range r.RedFlags {
+		f.When = slices.Clone(f.When) // condition values are JSON scalars
+		f.Reason = maps.Clone(f.Reason)
+		c.RedFlags[i] = f
+	}
+	if r.Policies == nil {
+		c.Policies = nil
+	}
+	if r.RedFlags == nil {
+		c.RedFlags = nil
+	}
+	if r.loc != nil {
+		_ = c.index() // r was valid, so its copy is
+	}
+	return c
+}
+
+func (s Specialty) clone() Specialty {
+	s.Name = maps.Clone(s.Name)
+	form := make([]Field, len(s.Form))
+	for i, f := range s.Form {
+		f.Label = maps.Clone(f.Label)
+		if f.Min != nil {
+			v := *f.Min
+			f.Min = &v
+		}
+		if f.Max != nil {
+			v := *f.Max
+			f.Max = &v
+		}
+		opts := make([]Option, len(f.Options))
+		for j, o := range f.Options {
+			o.Label = maps.Clone(o.Label)
+			opts[j] = o
+		}
+		if f.Options == nil {
+			opts = nil
+		}
+		f.Options = opts
+		form[i] = f
+	}
+	if s.Form == nil {
+		form = nil
+	}
+	s.Form = form
+	return s
+}
+
+// hospitalZone loads Zone once.
+var hospitalZone = sync.OnceValues(func() (*time.Location, error) { return time.LoadLocation(Zone) })
+
 func (r *Roster) index() error {
-	loc, err := time.LoadLocation(Zone)
+	loc, err := hospitalZone()
 	if err != nil {
 		return fmt.Errorf("roster: load zone: %w", err)
 	}
 	r.loc = loc
-	r.byID = make(map[string]*User, len(r.Users))
-	r.byUsername = make(map[string]*User, len(r.Users))
-	for i := range r.Users {
-		u := &r.Users[i]
-		if u.ID == "" || u.Username == "" {
-			return fmt.Errorf("roster: user %d has no id or username", i)
-		}
-		if _, dup := r.byID[u.ID]; dup {
-			return fmt.Errorf("roster: duplicate user id %s", u.ID)
-		}
-		if _, dup := r.byUsername[u.Username]; dup {
-			return fmt.Errorf("roster: duplicate username %s", u.Username)
-		}
-		switch u.Role {
-		case "referrer", "specialist", "coordinator", "admin":
-		default:
-			return fmt.Errorf("roster: user %s has unknown role %q", u.ID, u.Role)
-		}
-		if u.Role == "referrer" && u.ClinicID == "" {
-			return fmt.Errorf("roster: referrer %s has no clinic", u.ID)
-		}
-		r.byID[u.ID], r.byUsername[u.Username] = u, u
+	if err := r.indexSpecialties(); err != nil {
+		return err
 	}
-	for _, s := range r.Schedules {
-		if !r.HasSpecialty(s.Specialty) {
-			return fmt.Errorf("roster: schedule for unknown specialty %s", s.Specialty)
+	if err := r.indexUsers(); err != nil {
+		return err
+	}
+	clinics := make(map[string]bool, len(r.Clinics))
+	for i, c := range r.Clinics {
+		if c.ID == "" {
+			return invalid(fmt.Sprintf("clinics[%d].id", i), "required")
 		}
-		for _, rot := range []Rotation{s.Primary, s.Secondary} {
-			if err := r.checkRotation(s.Specialty, rot); err != nil {
-				return err
-			}
+		if clinics[c.ID] {
+			return invalid(fmt.Sprintf("clinics[%d].id", i), "duplicate clinic id %s", c.ID)
 		}
+		clinics[c.ID] = true
+	}
+	if err := r.indexSchedules(); err != nil {
+		return err
+	}
+	if err := r.checkPolicies(); err != nil {
+		return err
+	}
+	return r.checkRedFlags()
+}
+
+func (r *Roster) indexSpecialties() error {
+	r.bySlug = make(map[string]*Specialty, len(r.Specialties))
+	for i := range r.Specialties {
+		s := &r.Specialties[i]
+		path := fmt.Sprintf("specialties[%d]", i)
+		if s.Slug == "" {
+			return invalid(path+".slug", "required")
+		}
+		if _, dup := r.bySlug[s.Slug]; dup {
+			return invalid(path+".slug", "duplicate specialty %s", s.Slug)
+		}
+		if s.Form == nil {
+			s.Form = []Field{}
+		}
+		if err := checkForm(path+".form", s.Form); err != nil {
+			return err
+		}
+		r.bySlug[s.Slug] = s
 	}
 	return nil
 }
 
-func (r *Roster) checkRotation(specialty string, rot Rotation) error {
-	if len(rot.Members) == 0 {
-		return nil
-	}
-	if _, err := time.ParseInLocation(time.DateOnly, rot.Anchor, r.loc); err != nil {
-		return fmt.Errorf("roster: %s rotation anchor: %w", specialty, err)
-	}
-	if _, err := time.Parse("15:04", rot.Handoff); err != nil {
-		return fmt.Errorf("roster: %s rotation handoff: %w", specialty, err)
-	}
-	if rot.ShiftDays < 1 {
-		return fmt.Errorf("roster: %s rotation shift_days must be at least 1", specialty)
-	}
-	for _, m := range rot.Members {
-		if u := r.byID[m]; u == nil || u.Role != "specialist" {
-			return fmt.Errorf("roster: %s rotation member %s is not a specialist", specialty, m)
+func (r *Roster) indexUsers() error {
+	r.byID = make(map[string]*User, len(r.Users))
+	r.byUsername = make(map[string]*User, len(r.Users))
+	for i := range r.Users {
+		u := &r.Users[i]
+		path := fmt.Sprintf("users[%d]", i)
+		if u.ID == "" || u.Username == "" {
+			return invalid(path, "user %d has no id or username", i)
 		}
+		if _, dup := r.byID[u.ID]; dup {
+			return invalid(path+".id", "duplicate user id %s", u.ID)
+		}
+		if _, dup := r.byUsername[u.Username]; dup {
+			return invalid(path+".username", "duplicate username %s", u.Username)
+		}
+		switch u.Role {
+		case RoleReferrer, RoleSpecialist, RoleCoordinator, RoleAdmin:
+		default:
+			return invalid(path+".role", "user %s has unknown role %q", u.ID, u.Role)
+		}
+		if u.Role == RoleReferrer && u.ClinicID == "" {
+			return invalid(path+".clinic_id", "referrer %s has no clinic", u.ID)
+		}
+		for j, s := range u.SubSpecialties {
+			if strings.TrimSpace(s) == "" || len(s) > 64 {
+				return invalid(fmt.Sprintf("%s.sub_specialties[%d]", path, j), "must be 1 to 64 characters")
+			}
+		}
+		if u.MaxConsults < 0 || u.MaxConsults > MaxCapacity {
+			return invalid(path+".max_consults", "must be 0 (the default, %d) to %d", DefaultCapacity, MaxCapacity)
+		}
+		r.byID[u.ID], r.byUsername[u.Username] = u, u
 	}
 	return nil
 }
@@ -182,10 +397,20 @@ func (r *Roster) ByUsername(username string) (User, bool) {
 
 // HasSpecialty reports whether slug is one of the roster's specialties.
 func (r *Roster) HasSpecialty(slug string) bool {
-	return slices.ContainsFunc(r.Specialties, func(s Specialty) bool { return s.Slug == slug })
+	_, ok := r.bySlug[slug]
+	return ok
 }
 
-// Members returns the users with role, in roster order.
+// Specialty returns the specialty slug, if any.
+func (r *Roster) Specialty(slug string) (Specialty, bool) {
+	s, ok := r.bySlug[slug]
+	if !ok {
+		return Specialty{}, false
+	}
+	return *s, true
+}
+
+// Members returns the enabled users with role, in roster order, without password hashes.
 func (r *Roster) Members(role string) []User {
 	var out []User
 	for _, u := range r.Users {
@@ -196,67 +421,7 @@ func (r *Roster) Members(role string) []User {
 	return out
 }
 
-// OnCallAt answers who is on call for every specialty at t.
-func (r *Roster) OnCallAt(t time.Time) []OnCall {
-	out := make([]OnCall, 0, len(r.Schedules))
-	for _, s := range r.Schedules {
-		out = append(out, r.onCall(s, t))
-	}
-	return out
+func (r *Roster) isSpecialist(id string) bool {
+	u := r.byID[id]
+	return u != nil && u.Role == RoleSpecialist
 }
-
-// OnCallFor answers who is on call for one specialty at t; ok is false when it has no schedule.
-func (r *Roster) OnCallFor(specialty string, t time.Time) (OnCall, bool) {
-	for _, s := range r.Schedules {
-		if s.Specialty == specialty {
-			return r.onCall(s, t), true
-		}
-	}
-	return OnCall{}, false
-}
-
-func (r *Roster) onCall(s Schedule, t time.Time) OnCall {
-	p, pUntil := r.shift(s.Primary, t)
-	sec, sUntil := r.shift(s.Secondary, t)
-	until := pUntil
-	if !sUntil.IsZero() && (until.IsZero() || sUntil.Before(until)) {
-		until = sUntil
-	}
-	return OnCall{Specialty: s.Specialty, PrimaryID: p, SecondaryID: sec, Until: until.UTC()}
-}
-
-// shift returns the member of rot on duty at t and when that shift ends. A shift starts at the
-// handoff instant of its first civil day; the duty day of t is the last civil day whose handoff
-// instant is not after t. Handoff instants come from one function, so that the moment the member
-// changes is exactly the previous shift's end, also when the handoff falls in the hour a
-// daylight-saving change skips or repeats.
-func (r *Roster) shift(rot Rotation, t time.Time) (string, time.Time) {
-	if len(rot.Members) == 0 {
-		return "", time.Time{}
-	}
-	anchor, _ := time.ParseInLocation(time.DateOnly, rot.Anchor, r.loc)
-	hand, _ := time.Parse("15:04", rot.Handoff)
-	handoff := func(day time.Time) time.Time {
-		return time.Date(day.Year(), day.Month(), day.Day(), hand.Hour(), hand.Minute(), 0, 0, r.loc)
-	}
-	local := t.In(r.loc)
-	day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)
-	if t.Before(handoff(day)) {
-		day = day.AddDate(0, 0, -1)
-	}
-	a := time.Date(anchor.Year(), anchor.Month(), anchor.Day(), 0, 0, 0, 0, time.UTC)
-	days := int(day.Sub(a).Hours() / 24) // whole civil days: both are UTC midnights
-	k := floorDiv(days, rot.ShiftDays)
-	member := rot.Members[mod(k, len(rot.Members))]
-	return member, handoff(a.AddDate(0, 0, (k+1)*rot.ShiftDays))
-}
-
-func floorDiv(a, b int) int {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
-}
-
-func mod(a, b int) int { return ((a % b) + b) % b }

@@ -137,7 +137,7 @@ jetstream {
 	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
 	rdb, redisURL := testenv.Redis(t)
 
-	ports := map[string]int{"intake": testenv.FreePort(t), "routing": testenv.FreePort(t), "notify": testenv.FreePort(t)}
+	ports := map[string]int{"intake": testenv.FreePort(t), "routing": testenv.FreePort(t), "routing-b": testenv.FreePort(t), "notify": testenv.FreePort(t)}
 	common := []string{"NATS_URL=" + natsURL, "REDIS_URL=" + redisURL}
 	notifyURL := fmt.Sprintf("http://127.0.0.1:%d", ports["notify"])
 	require.Eventually(t, func() bool {
@@ -149,13 +149,16 @@ jetstream {
 	}, 10*time.Second, 20*time.Millisecond, "nats-server did not start")
 
 	spawn(t, dir, "notify", filepath.Join(bin, "notify"), nil, append(common, fmt.Sprintf("ADDR=127.0.0.1:%d", ports["notify"]))...)
-	routingEnv := append(common, fmt.Sprintf("ADDR=127.0.0.1:%d", ports["routing"]), "OFFER_TIMEOUT_EMERGENT=5s", "OFFER_TIMEOUT_URGENT=1s")
-	routing := spawn(t, dir, "routing", filepath.Join(bin, "routing"), nil, routingEnv...)
+	// Two routers side by side, as a deployment runs them: the stream settles every decision.
+	routingEnv := append(common, "OFFER_TIMEOUT_EMERGENT=5s", "OFFER_TIMEOUT_URGENT=1s", "OFFER_TIMEOUT_ROUTINE=1s")
+	routing := spawn(t, dir, "routing", filepath.Join(bin, "routing"), nil, append(routingEnv, fmt.Sprintf("ADDR=127.0.0.1:%d", ports["routing"]))...)
+	routingB := spawn(t, dir, "routing-b", filepath.Join(bin, "routing"), nil, append(routingEnv, fmt.Sprintf("ADDR=127.0.0.1:%d", ports["routing-b"]))...)
 	base := fmt.Sprintf("http://127.0.0.1:%d", ports["intake"])
 	spawn(t, dir, "intake", filepath.Join(bin, "intake"), nil, append(common, fmt.Sprintf("ADDR=127.0.0.1:%d", ports["intake"]),
 		"STREAM_UPSTREAM="+notifyURL, "ROSTER_FILE="+filepath.Join(root, "pkg/roster/demo.json"))...)
 	routingURL := fmt.Sprintf("http://127.0.0.1:%d", ports["routing"])
-	for _, u := range []string{base, routingURL, notifyURL} {
+	routingBURL := fmt.Sprintf("http://127.0.0.1:%d", ports["routing-b"])
+	for _, u := range []string{base, routingURL, routingBURL, notifyURL} {
 		waitReady(t, u)
 	}
 
@@ -165,9 +168,20 @@ jetstream {
 			require.NoError(t, rdb.FlushAll(context.Background()).Err())
 		},
 		RestartRouting: func(t *testing.T) {
+			// Both die, so that nothing but the stream carries the offer across the restart.
 			routing.kill()
+			routingB.kill()
 			routing.start()
+			routingB.start()
 			waitReady(t, routingURL)
+			waitReady(t, routingBURL)
+		},
+		KillRouting: func(t *testing.T) func() {
+			routingB.kill()
+			return func() {
+				routingB.start()
+				waitReady(t, routingBURL)
+			}
 		},
 	})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/regionalconsult/broker/pkg/embedded"
 	"github.com/regionalconsult/broker/pkg/infra"
 	"github.com/regionalconsult/broker/pkg/presence"
+	"github.com/regionalconsult/broker/pkg/profile"
 	"github.com/regionalconsult/broker/pkg/ratelimit"
 	"github.com/regionalconsult/broker/pkg/readmodel"
 	"github.com/regionalconsult/broker/pkg/roster"
@@ -52,9 +53,9 @@ type Config struct {
 	OTLPEndpoint   string
 	Replicas       int
 	LogLevel       slog.Level
-	Routing        worker.Policy
+	Routing        worker.Settings
 	Mail           fallback.Config
-	AcceptWithin   map[string]time.Duration
+	SLA            config.SLA
 }
 
 // Validate reports what makes the configuration unusable.
@@ -98,9 +99,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	c.TrustProxy = env.Bool("TRUST_FORWARDED_FOR", false)
 	c.OTLPEndpoint = env.String("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 	c.Replicas = env.Int("STREAM_REPLICAS", 1)
-	c.Routing = worker.Settings(env)
+	c.Routing = worker.LoadSettings(env)
 	c.Mail = fallback.Settings(env)
-	c.AcceptWithin = env.PerUrgency("SLA_ACCEPT", 10*time.Minute, time.Hour, 24*time.Hour)
+	c.SLA = env.SLA()
 	if err := env.Err(); err != nil {
 		return Config{}, err
 	}
@@ -150,17 +151,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	store := readmodel.New(in.Redis, "consult:")
 	projector := readmodel.NewProjector(store, in.Bus, 0, log)
-	router := worker.New(in.Bus, in.Directory, cfg.Routing, log)
 	tracker := presence.New(in.Redis, "consult:", 30*time.Second)
+	profiles := profile.NewCache(in.Profiles, log)
+	router := worker.New(in.Bus, in.Directory, worker.NewPeople(tracker, store, profiles.Availability), cfg.Routing, log)
 	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins}, in.Bus, in.Sessions, tracker, log)
 	if err != nil {
 		return err
 	}
 	in.Directory.OnChange(gw.RosterChanged)
 	srv := api.New(api.Config{
-		AllowedOrigins: cfg.AllowedOrigins, AcceptWithin: cfg.AcceptWithin, SecureCookies: cfg.SecureCookies, TrustForwardedFor: cfg.TrustProxy, Stream: gw,
+		AllowedOrigins: cfg.AllowedOrigins, SLA: cfg.SLA, SecureCookies: cfg.SecureCookies, TrustForwardedFor: cfg.TrustProxy, Stream: gw,
 		Mount: func(mux *http.ServeMux) { in.Health(mux, log, in.Ready) },
-	}, in.Bus, store, in.Directory, in.Sessions, ratelimit.New(in.Redis, "consult:rl:"), log)
+	}, in.Bus, store, in.Directory, in.Sessions, ratelimit.New(in.Redis, "consult:rl:"), in.Profiles, log)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -173,6 +175,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		ln.Addr(), time.Since(start).Round(time.Millisecond), kind(cfg.RedisURL), kind(cfg.NATSURL))
 	return infra.Serve(ctx, log, &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}, ln,
 		map[string]infra.Component{"projector": projector.Run, "routing": router.Run, "gateway": gw.Run, "directory": in.Directory.Watch,
+			"profiles": profiles.Watch, "uploads": in.Bus.CleanAttachments,
 			"email": fallback.New(cfg.Mail, in.Bus, in.Redis, tracker, in.Directory, log).Run},
 		gw.Shutdown)
 }

@@ -34,7 +34,7 @@ type Config struct {
 	SecureCookies  bool
 	TrustProxy     bool
 	SessionTTL     time.Duration
-	AcceptWithin   map[string]time.Duration
+	SLA            config.SLA
 }
 
 // Validate reports what makes the configuration unusable.
@@ -58,7 +58,7 @@ func load(getenv func(string) string) (Config, error) {
 		SecureCookies:  env.Bool("SECURE_COOKIES", false),
 		TrustProxy:     env.Bool("TRUST_FORWARDED_FOR", false),
 		SessionTTL:     env.Duration("SESSION_TTL", 12*time.Hour),
-		AcceptWithin:   env.PerUrgency("SLA_ACCEPT", 10*time.Minute, time.Hour, 24*time.Hour),
+		SLA:            env.SLA(),
 	}
 	return c, errors.Join(env.Err(), c.Validate())
 }
@@ -94,9 +94,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	store := readmodel.New(in.Redis, "consult:")
 	srv := api.New(api.Config{
-		AllowedOrigins: cfg.AllowedOrigins, AcceptWithin: cfg.AcceptWithin, SecureCookies: cfg.SecureCookies, TrustForwardedFor: cfg.TrustProxy, Stream: stream,
+		AllowedOrigins: cfg.AllowedOrigins, SLA: cfg.SLA, SecureCookies: cfg.SecureCookies, TrustForwardedFor: cfg.TrustProxy, Stream: stream,
 		Mount: func(mux *http.ServeMux) { in.Health(mux, log, in.Ready) },
-	}, in.Bus, store, in.Directory, in.Sessions, ratelimit.New(in.Redis, "consult:rl:"), log)
+	}, in.Bus, store, in.Directory, in.Sessions, ratelimit.New(in.Redis, "consult:rl:"), in.Profiles, log)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
@@ -106,5 +106,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		map[string]infra.Component{
 			"projector": readmodel.NewProjector(store, in.Bus, 0, log).Run,
 			"directory": in.Directory.Watch,
+			"uploads":   in.Bus.CleanAttachments,
 		})
 }

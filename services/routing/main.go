@@ -15,6 +15,9 @@ import (
 
 	"github.com/regionalconsult/broker/pkg/config"
 	"github.com/regionalconsult/broker/pkg/infra"
+	"github.com/regionalconsult/broker/pkg/presence"
+	"github.com/regionalconsult/broker/pkg/profile"
+	"github.com/regionalconsult/broker/pkg/readmodel"
 	"github.com/regionalconsult/broker/services/routing/worker"
 )
 
@@ -23,14 +26,14 @@ func main() { infra.Main("routing", run) }
 // Config is the routing service's configuration.
 type Config struct {
 	config.Service
-	Policy worker.Policy
+	Routing worker.Settings
 }
 
 func load(getenv func(string) string) (Config, error) {
 	env := config.New(getenv)
 	c := Config{
 		Service: env.Service("127.0.0.1:8081"),
-		Policy:  worker.Settings(env),
+		Routing: worker.LoadSettings(env),
 	}
 	return c, errors.Join(env.Err(), c.Validate())
 }
@@ -46,6 +49,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	defer in.Close()
+	profiles := profile.NewCache(in.Profiles, log)
+	people := worker.NewPeople(presence.New(in.Redis, "consult:", 30*time.Second), readmodel.New(in.Redis, "consult:"), profiles.Availability)
 	mux := http.NewServeMux()
 	in.Health(mux, log, in.Ready)
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -55,7 +60,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	log.Info("routing running", "health_addr", ln.Addr().String())
 	return infra.Serve(ctx, log, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln,
 		map[string]infra.Component{
-			"routing":   worker.New(in.Bus, in.Directory, cfg.Policy, log).Run,
+			"routing":   worker.New(in.Bus, in.Directory, people, cfg.Routing, log).Run,
 			"directory": in.Directory.Watch,
+			"profiles":  profiles.Watch,
 		})
 }

@@ -17,7 +17,9 @@ import (
 
 	"github.com/regionalconsult/broker/pkg/apierror"
 	"github.com/regionalconsult/broker/pkg/bus"
+	"github.com/regionalconsult/broker/pkg/config"
 	"github.com/regionalconsult/broker/pkg/directory"
+	"github.com/regionalconsult/broker/pkg/profile"
 	"github.com/regionalconsult/broker/pkg/ratelimit"
 	"github.com/regionalconsult/broker/pkg/readmodel"
 	"github.com/regionalconsult/broker/pkg/session"
@@ -34,8 +36,8 @@ func OpenAPI() []byte { return openAPI }
 type Config struct {
 	// AllowedOrigins are the origins, besides the serving one, whose pages may change state.
 	AllowedOrigins []string
-	// AcceptWithin is the SLA for a specialist to accept, per urgency.
-	AcceptWithin map[string]time.Duration
+	// SLA is the response-time targets per urgency.
+	SLA config.SLA
 	// TrustForwardedFor takes the client's address from X-Forwarded-For, set by a proxy in front.
 	TrustForwardedFor bool
 	// SecureCookies marks the session cookie Secure (set when served over TLS, also behind a proxy).
@@ -54,6 +56,7 @@ type Server struct {
 	dir      *directory.Directory
 	sessions *session.Store
 	limiter  *ratelimit.Limiter
+	profiles *profile.Store
 	log      *slog.Logger
 	now      func() time.Time
 
@@ -62,11 +65,11 @@ type Server struct {
 
 // New returns the API over its dependencies.
 func New(cfg Config, b *bus.Bus, store *readmodel.Store, dir *directory.Directory, sessions *session.Store,
-	limiter *ratelimit.Limiter, log *slog.Logger) *Server {
+	limiter *ratelimit.Limiter, profiles *profile.Store, log *slog.Logger) *Server {
 	submitted, _ := otel.Meter("intake").Int64Counter("consults_submitted_total",
 		metric.WithDescription("consults stored, by urgency"))
-	return &Server{cfg: cfg, bus: b, store: store, dir: dir, sessions: sessions, limiter: limiter, log: log,
-		now: time.Now, submitted: submitted}
+	return &Server{cfg: cfg, bus: b, store: store, dir: dir, sessions: sessions, limiter: limiter, profiles: profiles,
+		log: log, now: time.Now, submitted: submitted}
 }
 
 // route is one endpoint of the API.
@@ -81,8 +84,12 @@ func (s *Server) routes() []route {
 		{"POST /api/v1/session", s.login},
 		{"GET /api/v1/session", s.authed(s.currentSession)},
 		{"DELETE /api/v1/session", s.logout},
+		{"GET /api/v1/me/profile", s.authed(s.getProfile)},
+		{"PUT /api/v1/me/profile", s.authed(s.putProfile)},
 
 		{"POST /api/v1/consults", s.authed(s.createConsult)},
+		{"POST /api/v1/attachments", s.authed(s.uploadAttachment)},
+		{"GET /api/v1/consults/{id}/attachments/{attachment_id}", s.authed(s.getAttachment)},
 		{"GET /api/v1/consults", s.authed(s.listConsults)},
 		{"GET /api/v1/consults/{id}", s.authed(s.getConsult)},
 		{"POST /api/v1/consults/{id}/accept", s.authed(s.accept)},
@@ -93,10 +100,22 @@ func (s *Server) routes() []route {
 		{"POST /api/v1/consults/{id}/cancel", s.authed(s.cancel)},
 		{"POST /api/v1/consults/{id}/assign", s.authed(s.assign)},
 		{"POST /api/v1/consults/{id}/seen", s.authed(s.seen)},
+		{"POST /api/v1/consults/{id}/urgency", s.authed(s.changeUrgency)},
+		{"POST /api/v1/consults/{id}/specialty", s.authed(s.changeSpecialty)},
+		{"POST /api/v1/consults/{id}/snooze", s.authed(s.snooze)},
 
 		{"GET /api/v1/oncall", s.authed(s.onCall)},
+		{"GET /api/v1/oncall/board", s.authed(s.onCallBoard)},
+		{"GET /api/v1/roster", s.authed(s.getRoster)},
+		{"PUT /api/v1/roster/schedules/{specialty}", s.authed(s.putSchedule)},
+		{"POST /api/v1/roster/overrides", s.authed(s.createOverride)},
+		{"DELETE /api/v1/roster/overrides/{id}", s.authed(s.deleteOverride)},
+		{"PATCH /api/v1/roster/users/{id}", s.authed(s.patchUser)},
+		{"PUT /api/v1/roster/policies", s.authed(s.putPolicies)},
+		{"PUT /api/v1/roster/red-flags", s.authed(s.putRedFlags)},
 		{"GET /api/v1/specialties", s.authed(s.specialties)},
 		{"GET /api/v1/specialists", s.authed(s.specialists)},
+		{"GET /api/v1/figures", s.authed(s.figures)},
 		{"GET /api/v1/users/{id}", s.authed(s.user)},
 		{"GET /api/v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")

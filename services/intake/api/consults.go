@@ -32,7 +32,8 @@ const writeTimeout = 10 * time.Second
 
 func (s *Server) createConsult(w http.ResponseWriter, r *http.Request, u roster.User) {
 	var d consult.Draft
-	if err := decode(w, r, &d); err != nil {
+	attachments, err := decodeDraft(w, r, &d)
+	if err != nil {
 		apierror.Write(w, s.log, err)
 		return
 	}
@@ -43,7 +44,7 @@ func (s *Server) createConsult(w http.ResponseWriter, r *http.Request, u roster.
 	}
 	id := ulid.Make().String()
 	ros := s.dir.Roster()
-	e, err := consult.Submit(actor(u), d, id, key, consult.Policy{KnownSpecialty: ros.HasSpecialty, AcceptWithin: s.cfg.AcceptWithin}, s.now())
+	e, err := consult.Submit(actor(u), d, id, key, s.submitPolicy(ros), s.now())
 	if err != nil {
 		apierror.Write(w, s.log, err)
 		return
@@ -64,6 +65,11 @@ func (s *Server) createConsult(w http.ResponseWriter, r *http.Request, u roster.
 		// The stream also recognises a retry of this key for a while, should Redis have lost it.
 		sum := sha256.Sum256([]byte(u.ID + "\x00" + key))
 		opts = append(opts, bus.WithDedupeID("req-"+hex.EncodeToString(sum[:])))
+	}
+	if e.Request.Attachments, err = s.attach(ctx, u, attachments); err != nil {
+		s.release(ctx, u.ID, key, id)
+		apierror.Write(w, s.log, err)
+		return
 	}
 	e.ID = ulid.Make().String()
 	c, err := s.bus.Append(ctx, nil, e, opts...)

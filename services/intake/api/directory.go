@@ -32,6 +32,8 @@ type specialist struct {
 	Name        string   `json:"name"`
 	Specialties []string `json:"specialties"`
 	Languages   []string `json:"languages"`
+	// Availability is what the specialist set (available, busy, away), for whoever assigns.
+	Availability string `json:"availability,omitempty"`
 }
 
 func (s *Server) specialists(w http.ResponseWriter, r *http.Request, u roster.User) {
@@ -48,7 +50,11 @@ func (s *Server) specialists(w http.ResponseWriter, r *http.Request, u roster.Us
 	out := []specialist{}
 	for _, m := range ros.Members(consult.RoleSpecialist) {
 		if want == "" || slices.Contains(m.Specialties, want) {
-			out = append(out, specialist{ID: m.ID, Name: m.Name, Specialties: m.Specialties, Languages: m.Languages})
+			sp := specialist{ID: m.ID, Name: m.Name, Specialties: m.Specialties, Languages: m.Languages}
+			if p, _, err := s.profiles.Get(r.Context(), m.ID); err == nil {
+				sp.Availability = p.Availability
+			}
+			out = append(out, sp)
 		}
 	}
 	apierror.WriteJSON(w, http.StatusOK, map[string]any{"specialists": out})

@@ -7,6 +7,7 @@ package fallback
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -97,8 +98,22 @@ func (m *Mailer) handle(ctx context.Context, e event.Event) error {
 	if err != nil {
 		return err
 	}
-	o := c.Offer
-	if o == nil || o.SpecialistID != e.SpecialistID || o.SeenAt != nil || !time.Now().Before(o.ExpiresAt) {
+	to := e.SpecialistIDs
+	if len(to) == 0 {
+		to = []string{e.SpecialistID}
+	}
+	var errs []error
+	for _, id := range to {
+		errs = append(errs, m.mailOffer(ctx, c, id))
+	}
+	return errors.Join(errs...)
+}
+
+// mailOffer emails the specialist id about its live offer of c, once per offer, if it is still
+// live, unseen and the specialist is offline.
+func (m *Mailer) mailOffer(ctx context.Context, c *consult.Consult, id string) error {
+	o := c.OfferFor(id)
+	if o == nil || o.SeenAt != nil || !time.Now().Before(o.ExpiresAt) {
 		return nil // answered, seen, withdrawn or expired meanwhile
 	}
 	online, err := m.online.Online(ctx, o.SpecialistID)
@@ -112,12 +127,12 @@ func (m *Mailer) handle(ctx context.Context, e event.Event) error {
 	}
 	// Claimed for a little longer than a send may take, so that a crash mid-send lets the
 	// redelivery try again; marked sent for good only once the relay accepted it.
-	key := fmt.Sprintf("consult:mail:%s:%d", c.ID, o.Position)
+	key := fmt.Sprintf("consult:mail:%s:%d:%s", c.ID, o.Position, o.SpecialistID)
 	first, err := m.rdb.SetNX(ctx, key, "sending", 2*sendTimeout).Result()
 	if err != nil || !first {
 		return err
 	}
-	if err := m.send(u, c); err != nil {
+	if err := m.send(u, c, o); err != nil {
 		m.rdb.Del(context.WithoutCancel(ctx), key)
 		return fmt.Errorf("email offer %s to %s: %w", c.ID, u.ID, err)
 	}
@@ -132,8 +147,8 @@ func (m *Mailer) handle(ctx context.Context, e event.Event) error {
 // sendTimeout bounds one email: a relay that hangs must not stall the consumer.
 const sendTimeout = 20 * time.Second
 
-func (m *Mailer) send(u roster.User, c *consult.Consult) error {
-	msg := Message(m.cfg, u, c, m.roster.Roster())
+func (m *Mailer) send(u roster.User, c *consult.Consult, o *consult.Offer) error {
+	msg := Message(m.cfg, u, c, o, m.roster.Roster())
 	conn, err := (&net.Dialer{Timeout: 5 * time.Second}).Dial("tcp", m.cfg.SMTPAddr)
 	if err != nil {
 		return err
@@ -177,7 +192,7 @@ func (m *Mailer) send(u roster.User, c *consult.Consult) error {
 
 // Message is the email for an offer: urgency, specialty, deadline and a link; nothing about the
 // patient, since mail crosses systems the hospital does not control.
-func Message(cfg Config, to roster.User, c *consult.Consult, r *roster.Roster) []byte {
+func Message(cfg Config, to roster.User, c *consult.Consult, o *consult.Offer, r *roster.Roster) []byte {
 	specialty := c.Specialty
 	for _, s := range r.Specialties {
 		if s.Slug == c.Specialty && s.Name["en"] != "" {
@@ -200,6 +215,6 @@ func Message(cfg Config, to roster.User, c *consult.Consult, r *roster.Roster) [
 		"You are not connected to the consult broker, so this message is sent by email.\r\n\r\n"+
 		"Open it to accept or decline:\r\n%s\r\n\r\n"+
 		"This message holds no patient details by design.\r\n",
-		to.Name, c.Urgency, specialty, c.Offer.ExpiresAt.UTC().Format("2006-01-02 15:04"), link)
+		to.Name, c.Urgency, specialty, o.ExpiresAt.UTC().Format("2006-01-02 15:04"), link)
 	return []byte(b.String())
 }

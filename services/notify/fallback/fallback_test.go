@@ -35,7 +35,7 @@ func offer(t *testing.T, b *bus.Bus, specialist string) string {
 	e.ID = ulid.Make().String()
 	c, err := b.Append(ctx, nil, e)
 	require.NoError(t, err)
-	o, err := c.OfferTo(specialist, time.Now().Add(15*time.Minute), time.Now())
+	o, err := c.OfferTo([]string{specialist}, 1, 1, time.Now().Add(15*time.Minute), time.Now())
 	require.NoError(t, err)
 	o.ID = ulid.Make().String()
 	_, err = b.Append(ctx, c, o)

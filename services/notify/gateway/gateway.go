@@ -282,6 +282,9 @@ func (g *Gateway) RosterChanged(r *roster.Roster) {
 	if n > 0 {
 		g.log.Info("stream connections closed after a roster change", "connections", n)
 	}
+	// Coordinators' boards show the on-call schedule: tell them it changed.
+	notice, _ := json.Marshal(map[string]any{"type": "roster.changed", "at": g.now().UTC()})
+	g.hub.Notify(notice)
 }
 
 // Clients is the number of open connections.

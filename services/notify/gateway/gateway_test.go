@@ -335,9 +335,14 @@ func TestDisabledUserIsDisconnected(t *testing.T) {
 	_, err = read(onc1, 5*time.Second)
 	assert.Equal(t, gateway.CloseSessionEnded, closeCode(err), "got %v, want close %d", err, gateway.CloseSessionEnded)
 	require.Eventually(t, func() bool { return gw.Clients() == 1 }, 5*time.Second, 10*time.Millisecond)
-	_ = coord.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-	_, _, err = coord.ReadMessage()
-	assert.Zero(t, closeCode(err), "the coordinator must stay connected")
+	// The coordinator stays connected and is told the roster changed, outside the sequence.
+	_ = coord.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, msg, err := coord.ReadMessage()
+	require.NoError(t, err, "the coordinator must stay connected")
+	var notice map[string]any
+	require.NoError(t, json.Unmarshal(msg, &notice))
+	assert.Equal(t, "roster.changed", notice["type"])
+	assert.NotContains(t, notice, "seq", "a notice is not part of the resume sequence")
 }
 
 func TestResumeBeyondTheReplayWindowIsToldToReload(t *testing.T) {

@@ -35,36 +35,42 @@ type Roster interface {
 	Roster() *roster.Roster
 }
 
-// Policy is the routing policy: how long offers stay open, per urgency.
-type Policy = dispatch.Policy
+// Facts tells routing what it needs to know about people: who is available, online, and how
+// loaded. It is best effort: routing goes on without it rather than leave a consult waiting.
+type Facts interface {
+	Facts(ctx context.Context, ids []string) (dispatch.Facts, error)
+}
 
-// Settings reads the routing policy: OFFER_TIMEOUT_EMERGENT, _URGENT and _ROUTINE and
-// REMIND_EVERY, each defaulting to the policy of API.md (2 minutes, 15 minutes, 4 hours; a
-// reminder every 2 minutes).
-func Settings(env *config.Env) Policy {
-	d := dispatch.DefaultPolicy()
-	return Policy{
-		OfferFor:    env.PerUrgency("OFFER_TIMEOUT", d.OfferFor["emergent"], d.OfferFor["urgent"], d.OfferFor["routine"]),
-		RemindEvery: env.Duration("REMIND_EVERY", d.RemindEvery),
-	}
+// Settings is routing's own configuration beside the roster's escalation policies.
+type Settings = dispatch.Settings
+
+// LoadSettings reads REMIND_EVERY (default 2 minutes) and OFFER_TIMEOUT_EMERGENT, _URGENT and
+// _ROUTINE, which, when set, replace the wait of every escalation step for that urgency (for
+// drills and tests; the roster's policies set the waits otherwise).
+func LoadSettings(env *config.Env) Settings {
+	s := dispatch.DefaultSettings()
+	s.RemindEvery = env.Duration("REMIND_EVERY", s.RemindEvery)
+	s.Waits = env.PerUrgency("OFFER_TIMEOUT", 0, 0, 0)
+	return s
 }
 
 // Worker routes consults.
 type Worker struct {
-	bus    *bus.Bus
-	roster Roster
-	policy Policy
-	log    *slog.Logger
-	now    func() time.Time
+	bus      *bus.Bus
+	roster   Roster
+	facts    Facts
+	settings Settings
+	log      *slog.Logger
+	now      func() time.Time
 
 	decisions metric.Int64Counter
 }
 
 // New returns a Worker.
-func New(b *bus.Bus, r Roster, p Policy, log *slog.Logger) *Worker {
+func New(b *bus.Bus, r Roster, f Facts, s Settings, log *slog.Logger) *Worker {
 	decisions, _ := otel.Meter("routing").Int64Counter("routing_decisions_total",
 		metric.WithDescription("events appended by routing, by type"))
-	return &Worker{bus: b, roster: r, policy: p, log: log, now: time.Now, decisions: decisions}
+	return &Worker{bus: b, roster: r, facts: f, settings: s, log: log, now: time.Now, decisions: decisions}
 }
 
 // Run consumes events and deadlines until ctx ends.
@@ -83,77 +89,58 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 func (w *Worker) onEvent(ctx context.Context, e event.Event) error {
-	// Deadlines are scheduled from the stored events, not by whoever made the offer or sent the
-	// reminder: a crash between the two cannot leave an offer without them.
-	switch e.Type {
-	case event.Offered:
-		if err := w.bus.Schedule(ctx, bus.Deadline{ConsultID: e.ConsultID, OfferPosition: e.Position, Kind: bus.Expire, At: e.ExpiresAt}); err != nil {
-			return err
-		}
-		if err := w.scheduleReminder(ctx, e); err != nil {
-			return err
-		}
-	case event.OfferReminder:
-		if err := w.scheduleReminder(ctx, e); err != nil {
+	c, err := w.bus.Load(ctx, e.ConsultID)
+	if errors.Is(err, bus.ErrNotFound) {
+		return bus.Permanent(err)
+	}
+	if err != nil {
+		return err
+	}
+	for _, d := range w.settings.Deadlines(c, e) {
+		if err := w.bus.Schedule(ctx, bus.Deadline{ConsultID: c.ID, OfferPosition: d.Position, Kind: d.Kind, N: d.N, At: d.At}); err != nil {
 			return err
 		}
 	}
 	return w.route(ctx, e.ConsultID)
 }
 
-// scheduleReminder schedules the next re-alert of the offer that e made or reminded of, if it
-// is still live and unseen and the reminder falls before it expires.
-func (w *Worker) scheduleReminder(ctx context.Context, e event.Event) error {
-	c, err := w.bus.Load(ctx, e.ConsultID)
-	if err != nil {
-		return err
-	}
-	o := c.Offer
-	if o == nil || (e.Type == event.Offered && o.Position != e.Position) {
-		return nil
-	}
-	at, ok := w.policy.NextReminder(o, e.At)
-	if !ok {
-		return nil
-	}
-	n := e.Reminder + 1 // the one after the event's own, whatever has happened since
-	if e.Type == event.Offered {
-		n = 1
-	}
-	return w.bus.Schedule(ctx, bus.Deadline{ConsultID: c.ID, OfferPosition: o.Position, Kind: bus.Remind, N: n, At: at})
-}
-
 // route appends what dispatch decides for the consult's newest state, deciding again when
 // another writer got there first.
 func (w *Worker) route(ctx context.Context, id string) error {
-	return w.retry(ctx, id, func(c *consult.Consult, now time.Time) (event.Event, bool, error) {
-		return dispatch.Next(c, dispatch.Candidates(w.roster.Roster(), c.Specialty, now), w.policy, now)
-	})
+	return w.retry(ctx, id, w.next)
+}
+
+// next asks dispatch what happens to c now, with what is known of the people it may go to.
+func (w *Worker) next(ctx context.Context, c *consult.Consult, now time.Time) (event.Event, bool, error) {
+	r := w.roster.Roster()
+	facts := dispatch.Facts{}
+	if c.Routable() && len(c.Offers) == 0 {
+		var err error
+		if facts, err = w.facts.Facts(ctx, dispatch.People(c, r, now)); err != nil {
+			w.log.Warn("routing without availability and load", "consult_id", c.ID, "err", err)
+			facts = dispatch.Facts{}
+		}
+	}
+	return dispatch.Next(c, r, facts, w.settings, now)
 }
 
 func (w *Worker) onDeadline(ctx context.Context, d bus.Deadline) error {
-	if d.Kind == bus.Remind {
-		return w.retry(ctx, d.ConsultID, func(c *consult.Consult, now time.Time) (event.Event, bool, error) {
-			e, err := c.Remind(d.OfferPosition, d.N, now)
-			if consult.ErrorCode(err) == consult.Conflict {
-				return event.Event{}, false, nil // seen, answered, withdrawn or about to expire
-			}
-			return e, err == nil, err
-		})
-	}
-	return w.retry(ctx, d.ConsultID, func(c *consult.Consult, now time.Time) (event.Event, bool, error) {
-		if c.Offer == nil || c.Offer.Position != d.OfferPosition {
-			return event.Event{}, false, nil // answered, withdrawn or already expired
+	due := dispatch.Deadline{Kind: d.Kind, Position: d.OfferPosition, N: d.N, At: d.At}
+	return w.retry(ctx, d.ConsultID, func(ctx context.Context, c *consult.Consult, now time.Time) (event.Event, bool, error) {
+		o, err := dispatch.Fire(c, due, now)
+		switch {
+		case err != nil:
+			return event.Event{}, false, err
+		case o.Early > 0:
+			return event.Event{}, false, &bus.EarlyError{Wait: o.Early}
+		case o.Route:
+			return w.next(ctx, c, now)
 		}
-		if now.Before(c.Offer.ExpiresAt) { // this instance's clock is behind the server's
-			return event.Event{}, false, &bus.EarlyError{Wait: c.Offer.ExpiresAt.Sub(now) + 10*time.Millisecond}
-		}
-		e, err := c.ExpireOffer(d.OfferPosition, now)
-		return e, err == nil, err
+		return o.Event, o.OK, nil
 	})
 }
 
-func (w *Worker) retry(ctx context.Context, id string, decide func(*consult.Consult, time.Time) (event.Event, bool, error)) error {
+func (w *Worker) retry(ctx context.Context, id string, decide func(context.Context, *consult.Consult, time.Time) (event.Event, bool, error)) error {
 	for range 5 {
 		c, err := w.bus.Load(ctx, id)
 		if errors.Is(err, bus.ErrNotFound) {
@@ -162,7 +149,7 @@ func (w *Worker) retry(ctx context.Context, id string, decide func(*consult.Cons
 		if err != nil {
 			return err
 		}
-		e, ok, err := decide(c, w.now())
+		e, ok, err := decide(ctx, c, w.now())
 		if err != nil || !ok {
 			return err
 		}

@@ -14,6 +14,8 @@ import (
 	"github.com/regionalconsult/broker/pkg/bus"
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/event"
+	"github.com/regionalconsult/broker/pkg/presence"
+	"github.com/regionalconsult/broker/pkg/readmodel"
 	"github.com/regionalconsult/broker/pkg/roster"
 	"github.com/regionalconsult/broker/pkg/testenv"
 	"github.com/regionalconsult/broker/services/routing/worker"
@@ -30,17 +32,26 @@ func demo(t *testing.T) demoRoster {
 	return demoRoster{r}
 }
 
-// startWorker runs a routing instance until the returned stop is called (a crash, as far as
-// the stream can tell: nothing is handed over).
-func startWorker(t *testing.T, b *bus.Bus, offerFor time.Duration) (stop func()) {
+// startWorker runs a routing instance whose escalation steps all wait the same, until the
+// returned stop is called (a crash, as far as the stream can tell: nothing is handed over).
+func startWorker(t *testing.T, b *bus.Bus, wait time.Duration) (stop func()) {
 	t.Helper()
-	return startWorkerWith(t, b, worker.Policy{OfferFor: map[string]time.Duration{"emergent": offerFor, "urgent": offerFor, "routine": offerFor}})
+	s := worker.Settings{Waits: map[string]time.Duration{"emergent": wait, "urgent": wait, "routine": wait}}
+	return startWorkerWith(t, b, s)
 }
 
-func startWorkerWith(t *testing.T, b *bus.Bus, p worker.Policy) (stop func()) {
+// people is the facts about people from a real Redis, under a prefix of the test's own.
+func people(t *testing.T) *worker.People {
+	t.Helper()
+	rdb, _ := testenv.Redis(t)
+	prefix := "t-" + ulid.Make().String() + ":"
+	return worker.NewPeople(presence.New(rdb, prefix, 30*time.Second), readmodel.New(rdb, prefix), func(string) string { return "" })
+}
+
+func startWorkerWith(t *testing.T, b *bus.Bus, s worker.Settings) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	w := worker.New(b, demo(t), p, testenv.Logger(t))
+	w := worker.New(b, demo(t), people(t), s, testenv.Logger(t))
 	done := make(chan struct{})
 	go func() { defer close(done); _ = w.Run(ctx) }()
 	var once sync.Once
@@ -51,11 +62,16 @@ func startWorkerWith(t *testing.T, b *bus.Bus, p worker.Policy) (stop func()) {
 
 func submit(t *testing.T, b *bus.Bus, urgency string) string {
 	t.Helper()
+	return submitWith(t, b, urgency, consult.Policy{KnownSpecialty: func(string) bool { return true }})
+}
+
+func submitWith(t *testing.T, b *bus.Bus, urgency string, p consult.Policy) string {
+	t.Helper()
 	age := 9
 	id := ulid.Make().String()
 	e, err := consult.Submit(consult.Actor{ID: "u-referrer1", Role: consult.RoleReferrer, ClinicID: "hebron"},
 		consult.Draft{Urgency: urgency, Specialty: "pediatric-oncology", Patient: &consult.DraftPatient{AgeYears: &age, Sex: "male"}, Question: "q"},
-		id, "", consult.Policy{KnownSpecialty: func(string) bool { return true }, AcceptWithin: map[string]time.Duration{}}, time.Now())
+		id, "", p, time.Now())
 	require.NoError(t, err)
 	e.ID = ulid.Make().String()
 	_, err = b.Append(context.Background(), nil, e)
@@ -74,13 +90,16 @@ func typesOf(t *testing.T, b *bus.Bus, id string) []event.Type {
 	return out
 }
 
-var fullChain = []event.Type{event.Requested, event.Offered, event.OfferExpired, event.Offered, event.OfferExpired, event.Escalated}
+// fullChain is the built-in routine policy run out with nobody answering: the primary on call,
+// the secondary, the coordinators, then escalation.
+var fullChain = []event.Type{event.Requested, event.Offered, event.OfferExpired, event.Offered, event.OfferExpired,
+	event.CoordinatorsAlerted, event.Escalated}
 
 func TestDeadlinesSurviveARoutingCrashAndFireOnce(t *testing.T) {
 	t.Parallel()
 	b, _ := testenv.Bus(t)
 	stop := startWorker(t, b, 2*time.Second)
-	id := submit(t, b, "urgent")
+	id := submit(t, b, "routine")
 	require.Eventually(t, func() bool { return len(typesOf(t, b, id)) == 2 }, 5*time.Second, 20*time.Millisecond, "first offer")
 	stop() // routing dies while the offer is live
 
@@ -100,7 +119,7 @@ func TestTwoRoutingInstancesDecideEachStepOnce(t *testing.T) {
 	startWorker(t, b, time.Second)
 	ids := make([]string, 20)
 	for i := range ids {
-		ids[i] = submit(t, b, "emergent")
+		ids[i] = submit(t, b, "routine")
 	}
 	for _, id := range ids {
 		require.Eventually(t, func() bool { return len(typesOf(t, b, id)) >= len(fullChain) }, 20*time.Second, 50*time.Millisecond, "consult %s", id)
@@ -131,8 +150,7 @@ func TestAcceptedOfferIsNotExpired(t *testing.T) {
 func TestUnseenOffersAreRemindedUntilSeen(t *testing.T) {
 	t.Parallel()
 	b, _ := testenv.Bus(t)
-	p := worker.Policy{OfferFor: map[string]time.Duration{"urgent": 6 * time.Second}, RemindEvery: time.Second}
-	startWorkerWith(t, b, p)
+	startWorkerWith(t, b, worker.Settings{Waits: map[string]time.Duration{"urgent": 10 * time.Second}, RemindEvery: time.Second})
 	ctx := context.Background()
 
 	unseen := submit(t, b, "urgent")
@@ -150,16 +168,16 @@ func TestUnseenOffersAreRemindedUntilSeen(t *testing.T) {
 	before := reminders(seen)
 
 	// The unseen offer is re-alerted until it expires, then the next specialist is.
-	require.Eventually(t, func() bool { return slices.Contains(typesOf(t, b, unseen), event.OfferExpired) }, 15*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return slices.Contains(typesOf(t, b, unseen), event.OfferExpired) }, 20*time.Second, 50*time.Millisecond)
 	hist := typesOf(t, b, unseen)
 	expired := slices.Index(hist, event.OfferExpired)
-	assert.GreaterOrEqual(t, reminders(unseen), 3, "got %v, want a reminder about every second of a 6s offer", hist)
+	assert.Equal(t, 3, reminders(unseen), "got %v, want reminders 1s, 3s and 7s into a 10s offer (backing off)", hist)
 	for i, typ := range hist {
 		if typ == event.OfferReminder {
 			assert.Less(t, i, expired, "a reminder after the offer expired: %v", hist)
 		}
 	}
-	require.Eventually(t, func() bool { return slices.Contains(typesOf(t, b, seen), event.OfferExpired) }, 15*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return slices.Contains(typesOf(t, b, seen), event.OfferExpired) }, 20*time.Second, 50*time.Millisecond)
 	hist = typesOf(t, b, seen)
 	first := hist[:slices.Index(hist, event.OfferExpired)] // the next specialist's offer has reminders of its own
 	assert.Equal(t, before, count(first, event.OfferReminder), "reminders after the offer was seen: %v", hist)
@@ -173,4 +191,59 @@ func count(types []event.Type, want event.Type) int {
 		}
 	}
 	return n
+}
+
+// appendDecision appends what decide returns for the consult's current state.
+func appendDecision(t *testing.T, b *bus.Bus, id string, decide func(*consult.Consult) (event.Event, error)) {
+	t.Helper()
+	c, err := b.Load(context.Background(), id)
+	require.NoError(t, err)
+	e, err := decide(c)
+	require.NoError(t, err)
+	e.ID = ulid.Make().String()
+	_, err = b.Append(context.Background(), c, e)
+	require.NoError(t, err)
+}
+
+func TestSLABreachIsRecordedOnce(t *testing.T) {
+	t.Parallel()
+	b, _ := testenv.Bus(t)
+	startWorker(t, b, 3*time.Second)
+	startWorker(t, b, 3*time.Second)
+	late := submitWith(t, b, "routine", consult.Policy{KnownSpecialty: func(string) bool { return true },
+		AcceptWithin: map[string]time.Duration{"routine": time.Second}, RecommendWithin: map[string]time.Duration{"routine": 2 * time.Second}})
+	met := submitWith(t, b, "routine", consult.Policy{KnownSpecialty: func(string) bool { return true },
+		AcceptWithin: map[string]time.Duration{"routine": 2 * time.Second}})
+	require.Eventually(t, func() bool { return len(typesOf(t, b, met)) >= 2 }, 5*time.Second, 20*time.Millisecond)
+	appendDecision(t, b, met, func(c *consult.Consult) (event.Event, error) {
+		return c.Accept(consult.Actor{ID: c.Offer.SpecialistID, Role: consult.RoleSpecialist}, time.Now())
+	})
+	require.Eventually(t, func() bool { return count(typesOf(t, b, late), event.SLABreached) == 2 }, 10*time.Second, 50*time.Millisecond)
+	time.Sleep(2 * time.Second) // would a second record of either clock arrive?
+	hist, err := b.History(context.Background(), late)
+	require.NoError(t, err)
+	var clocks []string
+	for _, e := range hist {
+		if e.Type == event.SLABreached {
+			clocks = append(clocks, e.Clock)
+		}
+	}
+	assert.ElementsMatch(t, []string{consult.ClockAccept, consult.ClockRecommend}, clocks)
+	assert.Zero(t, count(typesOf(t, b, met), event.SLABreached), "the accept clock was met: %v", typesOf(t, b, met))
+}
+
+func TestSnoozedEscalationSoundsAgainOnce(t *testing.T) {
+	t.Parallel()
+	b, _ := testenv.Bus(t)
+	startWorker(t, b, 500*time.Millisecond)
+	startWorker(t, b, 500*time.Millisecond)
+	id := submit(t, b, "routine")
+	require.Eventually(t, func() bool { return slices.Contains(typesOf(t, b, id), event.Escalated) }, 15*time.Second, 50*time.Millisecond)
+	appendDecision(t, b, id, func(c *consult.Consult) (event.Event, error) {
+		return c.Snooze(consult.Actor{ID: "u-coord1", Role: consult.RoleCoordinator}, time.Now().Add(2*time.Second), "calling the ward", time.Now())
+	})
+	require.Eventually(t, func() bool { return count(typesOf(t, b, id), event.Escalated) == 2 }, 10*time.Second, 50*time.Millisecond)
+	time.Sleep(1500 * time.Millisecond)
+	hist := typesOf(t, b, id)
+	assert.Equal(t, []event.Type{event.Escalated, event.Snoozed, event.Escalated}, hist[len(hist)-3:])
 }

@@ -211,11 +211,31 @@ func (h *Hub) Publish(f Frame, before, after *consult.Consult) {
 		if s == nil {
 			continue
 		}
-		if s.Offer != nil {
-			offer(h.byUser[s.Offer.SpecialistID])
+		for _, id := range s.Holders() {
+			offer(h.byUser[id])
 		}
 		if a := s.Assignee(); a != "" {
 			offer(h.byUser[a])
+		}
+	}
+}
+
+// Notify queues data, a notice outside the event sequence (it has no seq and is not replayed),
+// to every coordinator. A coordinator whose queue is full is dropped, as for events.
+func (h *Hub) Notify(data []byte) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for c := range h.coordinators {
+		select {
+		case <-c.ended:
+			continue
+		default:
+		}
+		select {
+		case c.Send <- Frame{Data: data}:
+			c.notify()
+		default:
+			c.end(Slow)
 		}
 	}
 }

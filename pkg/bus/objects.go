@@ -1,0 +1,300 @@
+package bus
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/regionalconsult/broker/pkg/event"
+)
+
+// Buckets besides the streams and buckets of bus.go.
+const (
+	// AttachmentBucket is the object store of uploaded files, one object per attachment id.
+	AttachmentBucket = "attachments"
+	// ProfileBucket holds each user's own preferences (package profile).
+	ProfileBucket = "profiles"
+)
+
+// The object store's stream and meta subjects, as the JetStream object store defines them.
+const (
+	attachmentStream = "OBJ_" + AttachmentBucket
+	attachmentMeta   = "$O." + AttachmentBucket + ".M.>"
+	attachmentChunks = "$O." + AttachmentBucket + ".C.>"
+)
+
+// Uploads that no consult refers to are removed: a referrer uploads while filling in the form
+// and may abandon it. Attached files are kept as long as the consult stream keeps consults
+// (forever: the object store has no TTL, because a TTL is bucket-wide and would also remove the
+// files of consults).
+const (
+	// UnattachedTTL is how long an upload that no consult refers to is kept.
+	UnattachedTTL = 24 * time.Hour
+	// attachWithin is how long after its upload a file may still be attached. The hour between
+	// it and UnattachedTTL keeps a sweep away from a file whose consult is being stored, and
+	// absorbs clock differences between instances.
+	attachWithin = UnattachedTTL - time.Hour
+	// sweepEvery is how often CleanAttachments looks for abandoned uploads.
+	sweepEvery = time.Hour
+)
+
+// ErrNoAttachment means no attachment with that id is stored.
+var ErrNoAttachment = errors.New("no such attachment")
+
+// ErrAttachmentExpired means an upload is too old to be attached to a consult; the file must be
+// uploaded again.
+var ErrAttachmentExpired = errors.New("attachment upload expired")
+
+// StoredAttachment is an uploaded file's record: what a consult shows of it, who uploaded it
+// for which clinic, and whether a consult refers to it yet.
+type StoredAttachment struct {
+	event.Attachment
+	OwnerID    string
+	ClinicID   string
+	UploadedAt time.Time
+	// AttachedAt is when a consult first referred to the file; zero while none does.
+	AttachedAt time.Time
+}
+
+// Expired reports whether a is an upload no consult took and that may no longer be attached.
+func (a StoredAttachment) Expired(now time.Time) bool {
+	return a.AttachedAt.IsZero() && now.Sub(a.UploadedAt) > attachWithin
+}
+
+// Object metadata keys.
+const (
+	metaOwner    = "owner_id"
+	metaClinic   = "clinic_id"
+	metaName     = "name"
+	metaType     = "type"
+	metaSHA256   = "sha256"
+	metaUploaded = "uploaded_at"
+	metaAttached = "attached_at"
+)
+
+func (a StoredAttachment) metadata() map[string]string {
+	m := map[string]string{metaOwner: a.OwnerID, metaClinic: a.ClinicID, metaName: a.Name, metaType: a.Type,
+		metaSHA256: a.SHA256, metaUploaded: a.UploadedAt.UTC().Format(time.RFC3339Nano)}
+	if !a.AttachedAt.IsZero() {
+		m[metaAttached] = a.AttachedAt.UTC().Format(time.RFC3339Nano)
+	}
+	return m
+}
+
+func storedAttachment(info *jetstream.ObjectInfo) StoredAttachment {
+	m := info.Metadata
+	a := StoredAttachment{
+		Attachment: event.Attachment{ID: info.Name, Name: m[metaName], Type: m[metaType], Size: int64(info.Size), SHA256: m[metaSHA256]},
+		OwnerID:    m[metaOwner], ClinicID: m[metaClinic],
+	}
+	a.UploadedAt, _ = time.Parse(time.RFC3339Nano, m[metaUploaded])
+	a.AttachedAt, _ = time.Parse(time.RFC3339Nano, m[metaAttached])
+	return a
+}
+
+// declareObjects declares the attachment object store's stream the way the object store API
+// would, except that reads go through the stream leader (as for consults): a file just uploaded
+// must be found by the request that attaches it a moment later. Replicas apply on creation only.
+func (b *Bus) declareObjects(ctx context.Context, replicas int) (jetstream.ObjectStore, error) {
+	if _, err := b.declare(ctx, jetstream.StreamConfig{
+		Name:        attachmentStream,
+		Description: "uploaded attachments",
+		Subjects:    []string{attachmentChunks, attachmentMeta},
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+		MaxBytes:    -1,
+		Discard:     jetstream.DiscardNew,
+		AllowRollup: true,
+		AllowDirect: false,
+	}); err != nil {
+		return nil, err
+	}
+	obs, err := b.js.ObjectStore(ctx, AttachmentBucket)
+	if err != nil {
+		return nil, fmt.Errorf("object store %s: %w", AttachmentBucket, err)
+	}
+	return obs, nil
+}
+
+// PutAttachment stores data as attachment a (ID, Name, Type, OwnerID and ClinicID set) and
+// returns the record with its size, SHA-256 and upload time. A failed put stores nothing.
+func (b *Bus) PutAttachment(ctx context.Context, a StoredAttachment, data []byte) (StoredAttachment, error) {
+	sum := sha256.Sum256(data)
+	a.SHA256, a.Size = hex.EncodeToString(sum[:]), int64(len(data))
+	if a.UploadedAt.IsZero() {
+		a.UploadedAt = time.Now().UTC()
+	}
+	a.AttachedAt = time.Time{}
+	if _, err := b.objects.Put(ctx, jetstream.ObjectMeta{Name: a.ID, Metadata: a.metadata()}, bytes.NewReader(data)); err != nil {
+		return StoredAttachment{}, fmt.Errorf("store attachment %s: %w", a.ID, err)
+	}
+	return a, nil
+}
+
+// Attachment returns the record of attachment id, or ErrNoAttachment.
+func (b *Bus) Attachment(ctx context.Context, id string) (StoredAttachment, error) {
+	info, err := b.objects.GetInfo(ctx, id)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return StoredAttachment{}, ErrNoAttachment
+	}
+	if err != nil {
+		return StoredAttachment{}, fmt.Errorf("attachment %s: %w", id, err)
+	}
+	return storedAttachment(info), nil
+}
+
+// OpenAttachment returns the record of attachment id and its content, or ErrNoAttachment. The
+// reader streams from the store while ctx lives; it reports a content that does not match its
+// digest as an error at its end. The caller closes it.
+func (b *Bus) OpenAttachment(ctx context.Context, id string) (StoredAttachment, io.ReadCloser, error) {
+	res, err := b.objects.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return StoredAttachment{}, nil, ErrNoAttachment
+	}
+	if err != nil {
+		return StoredAttachment{}, nil, fmt.Errorf("open attachment %s: %w", id, err)
+	}
+	info, err := res.Info()
+	if err != nil {
+		_ = res.Close()
+		return StoredAttachment{}, nil, fmt.Errorf("open attachment %s: %w", id, err)
+	}
+	return storedAttachment(info), res, nil
+}
+
+// MarkAttached records that a consult refers to attachment id, so that it is kept. It is called
+// before the consult is stored: a file that a stored consult refers to is never swept. An upload
+// past its time to be attached is ErrAttachmentExpired; one already attached stays as it was.
+func (b *Bus) MarkAttached(ctx context.Context, id string, at time.Time) error {
+	info, err := b.objects.GetInfo(ctx, id)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return ErrNoAttachment
+	}
+	if err != nil {
+		return fmt.Errorf("attach %s: %w", id, err)
+	}
+	a := storedAttachment(info)
+	if !a.AttachedAt.IsZero() {
+		return nil
+	}
+	if a.Expired(time.Now()) {
+		return ErrAttachmentExpired
+	}
+	a.AttachedAt = at
+	meta := info.ObjectMeta
+	meta.Metadata = maps.Clone(meta.Metadata)
+	maps.Copy(meta.Metadata, a.metadata())
+	if err := b.objects.UpdateMeta(ctx, id, meta); err != nil {
+		if errors.Is(err, jetstream.ErrUpdateMetaDeleted) {
+			return ErrNoAttachment
+		}
+		return fmt.Errorf("attach %s: %w", id, err)
+	}
+	return nil
+}
+
+// CleanAttachments removes, every hour until ctx ends, the uploads that no consult took within
+// UnattachedTTL. Every instance may run it: removals are idempotent. Its first pass reads every
+// object's record; later passes read only those changed since the previous pass.
+func (b *Bus) CleanAttachments(ctx context.Context) error {
+	var since time.Time
+	t := time.NewTimer(time.Minute) // not during start-up
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		cutoff := time.Now().Add(-UnattachedTTL)
+		n, err := b.sweepAttachments(ctx, since, cutoff)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			b.log.Warn("abandoned uploads not removed; retrying later", "err", err)
+		case err == nil:
+			since = cutoff.Add(-sweepEvery) // overlap: the stream's and this clock may differ a little
+			if n > 0 {
+				b.log.Info("abandoned uploads removed", "count", n)
+			}
+		}
+		t.Reset(sweepEvery)
+	}
+}
+
+// sweepAttachments removes the unattached uploads made before cutoff whose record last changed
+// after since (every one when since is zero), and returns how many it removed. An attached
+// file's record changed when it was attached, so only uploads still unattached are looked at
+// once: the record of an object is its newest meta message (the object store rolls them up).
+func (b *Bus) sweepAttachments(ctx context.Context, since, cutoff time.Time) (int, error) {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{attachmentMeta}, DeliverPolicy: jetstream.DeliverAllPolicy}
+	if !since.IsZero() {
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	}
+	cons, err := b.js.OrderedConsumer(ctx, attachmentStream, cfg)
+	if err != nil {
+		return 0, fmt.Errorf("sweep attachments: %w", err)
+	}
+	removed := 0
+	for {
+		batch, err := cons.FetchNoWait(256)
+		if err != nil {
+			return removed, fmt.Errorf("sweep attachments: %w", err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			if md, err := m.Metadata(); err == nil && md.Timestamp.After(cutoff) {
+				return removed, nil // newer records follow: nothing more is old enough
+			}
+			var info jetstream.ObjectInfo
+			if err := json.Unmarshal(m.Data(), &info); err != nil || info.Deleted {
+				continue
+			}
+			a := storedAttachment(&info)
+			if !a.AttachedAt.IsZero() || a.UploadedAt.IsZero() || a.UploadedAt.After(cutoff) {
+				continue
+			}
+			if err := b.objects.Delete(ctx, info.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+				return removed, fmt.Errorf("sweep attachment %s: %w", info.Name, err)
+			}
+			removed++
+		}
+		if err := batch.Error(); err != nil {
+			return removed, fmt.Errorf("sweep attachments: %w", err)
+		}
+		if n == 0 {
+			return removed, nil
+		}
+	}
+}
+
+// AuditDetail records, like Audit, that actorID did action, with details naming what it was done
+// to beyond consults (an attachment's id, a setting's new value; never clinical text).
+func (b *Bus) AuditDetail(ctx context.Context, actorID, action string, detail map[string]string, consultIDs ...string) {
+	data, err := json.Marshal(struct {
+		ActorID    string            `json:"actor_id"`
+		Action     string            `json:"action"`
+		ConsultIDs []string          `json:"consult_ids,omitempty"`
+		Detail     map[string]string `json:"detail,omitempty"`
+		At         time.Time         `json:"at"`
+	}{actorID, action, consultIDs, detail, time.Now().UTC()})
+	if err != nil {
+		b.log.Error("audit record not encoded", "action", action, "err", err)
+		return
+	}
+	msg := &nats.Msg{Subject: auditSubjects + action, Data: data, Header: nats.Header{}}
+	inject(ctx, msg.Header)
+	if _, err := b.js.PublishMsgAsync(msg); err != nil {
+		b.log.Error("audit record not stored", "action", action, "actor_id", actorID, "err", err)
+	}
+}

@@ -1,0 +1,114 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/regionalconsult/broker/pkg/apierror"
+	"github.com/regionalconsult/broker/pkg/consult"
+	"github.com/regionalconsult/broker/pkg/event"
+	"github.com/regionalconsult/broker/pkg/roster"
+)
+
+// submitPolicy is what a new consult is checked and timed against: the roster's specialties,
+// their forms and red-flag rules, and the SLA.
+func (s *Server) submitPolicy(ros *roster.Roster) consult.Policy {
+	return consult.Policy{
+		KnownSpecialty: ros.HasSpecialty,
+		CheckDetails:   ros.CheckDetails,
+		Triage: func(specialty, urgency string, details map[string]any) (string, []string) {
+			raised, flags := ros.Triage(specialty, urgency, details)
+			reasons := make([]string, 0, len(flags))
+			for _, f := range flags {
+				reasons = append(reasons, cmpOr(f.Reason["en"], f.ID))
+			}
+			return raised, reasons
+		},
+		AcceptWithin:    s.cfg.SLA.AcceptWithin,
+		RecommendWithin: s.cfg.SLA.RecommendWithin,
+	}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// controlBody is the body of a coordinator's correction: the new value and why.
+type controlBody struct {
+	Urgency   *string `json:"urgency"`
+	Specialty *string `json:"specialty"`
+	Minutes   *int    `json:"minutes"`
+	Reason    string  `json:"reason"`
+}
+
+// decodeControl reads a correction whose one required field is named by field.
+func decodeControl(w http.ResponseWriter, r *http.Request, field string) (controlBody, error) {
+	var b controlBody
+	if err := decode(w, r, &b); err != nil {
+		return b, err
+	}
+	present := map[string]bool{"urgency": b.Urgency != nil, "specialty": b.Specialty != nil, "minutes": b.Minutes != nil}
+	for k, ok := range present {
+		if ok && k != field {
+			return b, errInvalid(k, "unknown field")
+		}
+	}
+	if !present[field] {
+		return b, errInvalid(field, "required")
+	}
+	b.Reason = strings.TrimSpace(b.Reason)
+	if problem := consult.CheckText(b.Reason, 0, consult.MaxText); problem != "" {
+		return b, errInvalid("reason", problem)
+	}
+	return b, nil
+}
+
+// changeUrgency lets a coordinator correct a consult's urgency. Its SLA deadlines become those
+// of the new urgency, counted from the request, and routing starts over under that policy.
+func (s *Server) changeUrgency(w http.ResponseWriter, r *http.Request, u roster.User) {
+	b, err := decodeControl(w, r, "urgency")
+	if err != nil {
+		apierror.Write(w, s.log, err)
+		return
+	}
+	s.respond(w, r, u, func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error) {
+		acceptBy, recommendBy := consult.SLAFor(*b.Urgency, c.CreatedAt, s.cfg.SLA.AcceptWithin, s.cfg.SLA.RecommendWithin)
+		return c.ChangeUrgency(a, *b.Urgency, b.Reason, acceptBy, recommendBy, now)
+	})
+}
+
+// changeSpecialty lets a coordinator move a consult to another specialty; it is routed again.
+func (s *Server) changeSpecialty(w http.ResponseWriter, r *http.Request, u roster.User) {
+	b, err := decodeControl(w, r, "specialty")
+	if err != nil {
+		apierror.Write(w, s.log, err)
+		return
+	}
+	if !s.dir.Roster().HasSpecialty(*b.Specialty) {
+		apierror.Write(w, s.log, errInvalid("specialty", "unknown specialty"))
+		return
+	}
+	s.respond(w, r, u, func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error) {
+		return c.ChangeSpecialty(a, *b.Specialty, b.Reason, now)
+	})
+}
+
+// snooze lets a coordinator mute an escalated consult's alarm for a number of minutes.
+func (s *Server) snooze(w http.ResponseWriter, r *http.Request, u roster.User) {
+	b, err := decodeControl(w, r, "minutes")
+	if err != nil {
+		apierror.Write(w, s.log, err)
+		return
+	}
+	if m := *b.Minutes; m < 1 || time.Duration(m)*time.Minute > consult.MaxSnooze {
+		apierror.Write(w, s.log, errInvalid("minutes", "must be between 1 and 1440"))
+		return
+	}
+	s.respond(w, r, u, func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error) {
+		return c.Snooze(a, now.Add(time.Duration(*b.Minutes)*time.Minute), b.Reason, now)
+	})
+}
