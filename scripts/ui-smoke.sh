@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the browser flow (scripts/ui/smoke.mjs) in Debian's headless Chromium against a fresh
-# consultd on a free loopback port, and saves a screenshot of each role's screen under
-# scripts/ui/screenshots/.
+# Runs the browser tests (scripts/ui/run.mjs and its tests/) in Debian's headless Chromium
+# against a fresh consultd on a free loopback port, and saves the screenshots of each
+# role's screens in each language under scripts/ui/artifacts/ (kept by CI, ignored by git).
+# Steps whose backend endpoint is not there yet are reported PENDING, not failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -20,5 +21,7 @@ curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || { cat "$work/consultd.lo
 
 cd scripts/ui
 if [ -f package-lock.json ]; then npm ci --silent --no-audit --no-fund; else npm install --silent --no-audit --no-fund; fi
-mkdir -p "$root/scripts/ui/screenshots"
-BASE_URL="http://127.0.0.1:$port" OUT="$root/scripts/ui/screenshots" node smoke.mjs || { cat "$work/consultd.log" | tail -50; exit 1; }
+out="$root/scripts/ui/artifacts"
+rm -rf "$out"
+mkdir -p "$out"
+BASE_URL="http://127.0.0.1:$port" OUT="$out" node run.mjs || { tail -50 "$work/consultd.log"; exit 1; }

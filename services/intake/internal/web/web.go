@@ -5,11 +5,14 @@
 // own routes (/inbox, /consults/{id}, ...) survive a reload; paths that look like a
 // file (a dot in the last segment) or live under /static/ or /api/ get a 404 instead
 // of the page. File names are not content-hashed, so every answer says no-cache and
-// carries an ETag: the browser revalidates and usually gets a 304.
+// carries an ETag: the browser revalidates and usually gets a 304. Text assets are
+// gzipped once at start and sent compressed to browsers that accept it: clinics are
+// often on slow links.
 package web
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
@@ -28,10 +31,24 @@ var content embed.FS
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
 	"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
-// asset is one embedded file, read once at start.
+// asset is one embedded file, read once at start, with its gzip form when that is smaller.
 type asset struct {
-	body []byte
-	etag string
+	body   []byte
+	etag   string
+	gz     []byte
+	gzEtag string
+}
+
+// compressible lists the extensions worth gzipping; images and fonts are compressed already.
+var compressible = map[string]bool{".html": true, ".js": true, ".css": true, ".json": true, ".svg": true, ".txt": true}
+
+// gzipped returns b compressed at the best level.
+func gzipped(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // the level is valid
+	_, _ = zw.Write(b)                                       // writes to memory do not fail
+	_ = zw.Close()
+	return buf.Bytes()
 }
 
 // Handler serves the browser app: index.html at / and for client routes, the files
@@ -47,7 +64,14 @@ func Handler() http.Handler {
 			return err
 		}
 		sum := sha256.Sum256(b)
-		files["/"+p] = asset{body: b, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+		tag := base64.RawURLEncoding.EncodeToString(sum[:12])
+		a := asset{body: b, etag: `"` + tag + `"`}
+		if compressible[path.Ext(p)] {
+			if gz := gzipped(b); len(gz) < len(b) {
+				a.gz, a.gzEtag = gz, `"`+tag+`.gz"`
+			}
+		}
+		files["/"+p] = a
 		return nil
 	})
 	if err != nil {
@@ -95,9 +119,32 @@ func Handler() http.Handler {
 	})
 }
 
-// serve writes one asset; http.ServeContent picks the content type from the name and
-// answers conditional and range requests against the ETag.
+// serve writes one asset, gzipped when the browser accepts it and no range is asked for;
+// http.ServeContent picks the content type from the name and answers conditional
+// requests against the ETag of the form sent.
 func serve(w http.ResponseWriter, r *http.Request, name string, a asset) {
-	w.Header().Set("ETag", a.etag)
-	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
+	h := w.Header()
+	body, etag := a.body, a.etag
+	if a.gz != nil {
+		h.Add("Vary", "Accept-Encoding")
+		if acceptsGzip(r.Header.Get("Accept-Encoding")) && r.Header.Get("Range") == "" {
+			body, etag = a.gz, a.gzEtag
+			h.Set("Content-Encoding", "gzip")
+		}
+	}
+	h.Set("ETag", etag)
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(body))
+}
+
+// acceptsGzip reports whether an Accept-Encoding header allows gzip (not refused with q=0).
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			continue
+		}
+		q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+	}
+	return false
 }

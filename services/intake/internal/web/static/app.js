@@ -1,12 +1,13 @@
-// The clinicians' app: session, header and routes; the screens live in js/.
-import { api, setUnauthenticatedHandler } from './js/api.js';
-import { strings as S, t } from './js/strings.js';
-import { h, flash, go, setRouter } from './js/dom.js';
-import { state, onChange, changed, connect, disconnect, resetState, setSessionEndedHandler, loadSpecialties } from './js/store.js';
-import { newConsultView, myConsultsView, resumeDraft } from './js/referrer.js';
+// The clinicians' app: session, profile and language, header and routes; the
+// screens live in js/.
+import { api, setUnauthenticatedHandler, isMissing } from './js/api.js';
+import { strings as S, t, setLocale, pick, browserLocale, locale, LOCALES } from './js/i18n.js';
+import { h, flash, go, setRouter, select } from './js/dom.js';
+import { state, onChange, changed, connect, disconnect, resetState, setSessionEndedHandler, loadSpecialties, reload, role } from './js/store.js';
+import { newConsultView, myConsultsView, resumeDraft, endDraftSession } from './js/referrer.js';
 import { inboxView, liveOffers } from './js/specialist.js';
 import { syncButton } from './js/alerts.js';
-import { queueView } from './js/coordinator.js';
+import { queueView, boardView, figuresView, alarms } from './js/coordinator.js';
 import { detailView } from './js/detail.js';
 
 const app = document.getElementById('app');
@@ -14,16 +15,16 @@ const topbar = document.getElementById('topbar');
 let view = null;
 let afterLogin = '';
 
-const role = () => (state.me?.role === 'admin' ? 'coordinator' : state.me?.role);
 const NAV = {
-  referrer: [['/new', S.nav.new], ['/consults', S.nav.mine, true]],
-  specialist: [['/inbox', S.nav.inbox, true]],
-  coordinator: [['/queue', S.nav.queue, true]],
+  referrer: [['/new', 'new'], ['/consults', 'mine', true]],
+  specialist: [['/inbox', 'inbox', true]],
+  coordinator: [['/queue', 'queue', true], ['/oncall', 'oncall'], ['/figures', 'figures']],
 };
 // What waits for this user: the tab title and a nav badge count it.
-const WAITING = { referrer: ['info-requested'], coordinator: ['requested', 'offered', 'escalated'] };
+const WAITING = { referrer: ['info-requested'] };
 function waiting() {
   if (role() === 'specialist') return liveOffers().length;
+  if (role() === 'coordinator') return alarms().length;
   const s = WAITING[role()];
   return s ? [...state.consults.values()].filter((c) => s.includes(c.status)).length : 0;
 }
@@ -34,6 +35,8 @@ const ROUTES = [
   [/^\/consults\/([^/]+)$/, (root, m) => detailView(root, { id: decodeURIComponent(m[1]) })],
   [/^\/inbox$/, inboxView, 'specialist'],
   [/^\/queue$/, queueView, 'coordinator'],
+  [/^\/oncall$/, boardView, 'coordinator'],
+  [/^\/figures$/, figuresView, 'coordinator'],
 ];
 
 function route() {
@@ -58,29 +61,64 @@ function route() {
   renderHeader();
 }
 
+// ---- language ----
+const localeKey = (id) => `consults.locale${id ? `.${id}` : ''}`;
+function chooseLocale(l, save) {
+  if (save) {
+    try { localStorage.setItem(localeKey(), l); if (state.me) localStorage.setItem(localeKey(state.me.id), l); } catch { /* blocked */ }
+    if (state.me && !isMissing('profile')) {
+      api('PUT', '/api/v1/me/profile', { locale: l }, undefined, 'profile')
+        .then((r) => { state.profile = r?.profile || state.profile; }, () => {});
+    }
+  }
+  if (setLocale(l)) { headerKey = null; route(); changed(); }
+}
+// The user's language: the profile's, else the one last chosen here, else the user's first, else the browser's.
+const userLocale = () => pick(state.profile?.locale, localStorage.getItem(localeKey(state.me?.id)), state.me?.languages || [], browserLocale());
+
+// ---- header ----
 let headerKey = null;
 let connEl = null;
 let alertEl = null;
+let availEl = null;
 function renderHeader() {
   const me = state.me;
   const n = me ? waiting() : 0;
   document.title = n ? t(S.titleCount, { n, app: S.appName }) : S.appName;
   topbar.hidden = false;
   // Rebuilt only when what it shows changes, so focus on its controls survives updates.
-  const key = me ? `${me.id}|${location.pathname}|${n}` : '';
+  const key = me ? `${me.id}|${location.pathname}|${n}|${locale()}|${isMissing('profile')}|${!!state.profile}` : `-|${locale()}`;
   if (key !== headerKey) {
+    const hadFocus = topbar.contains(document.activeElement) ? document.activeElement.id : '';
     headerKey = key;
+    const langSel = select({ id: 'locale', class: 'compact' }, LOCALES.map((l) => [l, S.languages[l]]));
+    langSel.value = locale();
+    langSel.addEventListener('change', () => chooseLocale(langSel.value, true));
+    const lang = h('div', { class: 'hfield' }, h('label', { for: 'locale', class: 'sr-only', text: S.language }), langSel);
     connEl = me && h('span', { id: 'conn', class: 'conn', role: 'status', title: S.connection });
-    alertEl = me?.role !== 'specialist' ? null : h('button', { id: 'alerts', type: 'button', class: 'alerts' });
-    topbar.replaceChildren(h('h1', {}, me ? h('a', { href: home(), text: S.appName }) : S.appName), ...(me ? [
-      h('nav', { 'aria-label': S.nav.label }, (NAV[role()] || []).map(([href, label, counts]) => h('a', { href, 'aria-current': location.pathname === href ? 'page' : null },
-        label, counts && n ? h('span', { class: 'count', text: n }) : null))),
-      ...[connEl, alertEl].filter(Boolean),
-      h('span', { id: 'whoami', class: 'whoami' }, h('strong', { text: me.name }), ' · ', S.roles[me.role] || me.role),
-      h('button', { id: 'logout', type: 'button', class: 'link', text: S.logout, onclick: logout }),
-    ] : []));
+    alertEl = me && (role() === 'specialist' || role() === 'coordinator') ? h('button', { id: 'alerts', type: 'button', class: 'alerts' }) : null;
+    availEl = null;
+    let avail = null;
+    if (me?.role === 'specialist' && state.profile && !isMissing('profile')) {
+      availEl = select({ id: 'availability', class: `compact avail-${state.profile.availability || 'available'}` },
+        ['available', 'busy', 'away'].map((v) => [v, S.availability[v]]));
+      availEl.value = state.profile.availability || 'available';
+      availEl.addEventListener('change', () => setAvailability(availEl.value));
+      avail = h('div', { class: 'hfield' }, h('label', { for: 'availability', text: S.availability.label }), availEl);
+    }
+    topbar.replaceChildren(
+      h('a', { href: '#app', class: 'skip', text: S.skip }),
+      h('h1', {}, me ? h('a', { href: home(), text: S.appName }) : S.appName),
+      ...(me ? [
+        h('nav', { 'aria-label': S.nav.label }, (NAV[role()] || []).map(([href, k, counts]) => h('a', { href, 'aria-current': location.pathname === href ? 'page' : null },
+          S.nav[k], counts && n ? h('span', { class: 'count', text: n }) : null))),
+        connEl, avail, alertEl, lang,
+        h('span', { id: 'whoami', class: 'whoami' }, h('strong', { text: me.name }), ' · ', S.roles[me.role] || me.role),
+        h('button', { id: 'logout', type: 'button', class: 'link', text: S.logout, onclick: logout }),
+      ].filter(Boolean) : [h('span', { class: 'push' }), lang]));
+    if (hadFocus) document.getElementById(hadFocus)?.focus();
   }
-  if (connEl && connEl.dataset.state !== state.conn) {
+  if (connEl && (connEl.dataset.state !== state.conn || connEl.textContent !== S[state.conn])) {
     connEl.dataset.state = state.conn;
     connEl.className = `conn ${state.conn}`;
     connEl.textContent = S[state.conn];
@@ -88,9 +126,21 @@ function renderHeader() {
   if (alertEl) syncButton(alertEl);
 }
 
+async function setAvailability(v) {
+  try {
+    const r = await api('PUT', '/api/v1/me/profile', { availability: v }, undefined, 'profile');
+    state.profile = r?.profile || { ...state.profile, availability: v };
+    flash(t(S.availability.saved, { value: S.availability[v] }));
+  } catch (e) {
+    flash(e.missing ? S.unavailableFeature : e.message, 'error');
+  }
+  headerKey = null;
+  changed();
+}
+
 function loginView() {
-  const user = h('input', { id: 'login-username', autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false' });
-  const pass = h('input', { id: 'login-password', type: 'password', autocomplete: 'current-password', required: true });
+  const user = h('input', { id: 'login-username', name: 'username', autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false', dir: 'ltr' });
+  const pass = h('input', { id: 'login-password', name: 'password', type: 'password', autocomplete: 'current-password', required: true, dir: 'ltr' });
   const err = h('p', { id: 'login-error', class: 'form-status error', role: 'alert' });
   const btn = h('button', { id: 'login-submit', type: 'submit', class: 'primary', text: S.login.submit });
   const row = (label, input) => h('div', { class: 'field' }, h('label', { for: input.id, text: label }), input);
@@ -101,7 +151,7 @@ function loginView() {
     btn.disabled = true;
     err.textContent = '';
     try {
-      startSession((await api('POST', '/api/v1/session', { username: user.value.trim(), password: pass.value })).user);
+      await startSession((await api('POST', '/api/v1/session', { username: user.value.trim(), password: pass.value })).user);
       go(afterLogin || home(), true);
       afterLogin = '';
     } catch (ex) {
@@ -115,18 +165,26 @@ function loginView() {
   user.focus();
 }
 
-function startSession(user) {
+async function startSession(user) {
   resetState();
   state.me = user;
+  // The page works from HTTP at once; the stream joins when it can.
   connect();
+  reload().catch(() => {});
   loadSpecialties().catch(() => {});
   if (user.role === 'referrer') resumeDraft();
+  // The profile decides the language; a slow answer must not hold the page for long.
+  const profile = api('GET', '/api/v1/me/profile', undefined, undefined, 'profile').then((r) => { state.profile = r?.profile || null; }, () => {});
+  await Promise.race([profile, new Promise((r) => setTimeout(r, 800))]);
+  setLocale(userLocale());
+  profile.then(() => { if (state.me === user && setLocale(userLocale())) { headerKey = null; route(); } headerKey = null; changed(); });
 }
 
 // endSession signs out locally; after an expired session, sign-in returns to this page.
 function endSession(expired) {
   if (expired === true) afterLogin = location.pathname + location.search;
   disconnect();
+  endDraftSession();
   resetState();
   go('/login', true);
 }
@@ -146,12 +204,13 @@ document.addEventListener('click', (e) => {
   const a = e.target.closest('a[href]');
   if (!a || e.defaultPrevented || e.button || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey || a.target) return;
   const url = new URL(a.href);
-  if (url.origin !== location.origin || /^\/(api|static)\//.test(url.pathname)) return;
+  if (url.origin !== location.origin || /^\/(api|static)\//.test(url.pathname) || url.hash) return;
   e.preventDefault();
   history.pushState(null, '', url.pathname + url.search);
   route();
 });
 window.addEventListener('popstate', route);
 
+setLocale(pick(localStorage.getItem(localeKey())) || browserLocale());
 api('GET', '/api/v1/session').then((r) => startSession(r.user), (e) => e.status !== 401 && flash(e.message, 'error'))
   .finally(() => { route(); changed(); });

@@ -1,15 +1,19 @@
-// Specialist alerts: a desktop notification and a short tone when an offer for me
-// arrives or is re-sent as a reminder. Neither carries patient details. Browsers
-// allow both only after a user gesture, hence the "Enable alerts" button; the
-// choice is kept per user on this device.
-import { strings as S, t } from './strings.js';
+// Alerts: a desktop notification and a short tone when an offer for a specialist
+// arrives (or is re-sent as a reminder), and for coordinators when a consult is
+// escalated or the coordinators are alerted (again every 2 minutes while it waits,
+// silent while snoozed). None carries patient details. Browsers allow both only after
+// a user gesture, hence the "Enable alerts" button; the choice is kept per user on
+// this device.
+import { strings as S, t } from './i18n.js';
 import { go } from './dom.js';
-import { state, changed, onFrame, specialtyName } from './store.js';
+import { state, changed, onFrame, specialtyName, role } from './store.js';
 import { liveOffers } from './specialist.js';
+import { alarming, alarms } from './coordinator.js';
 
 const A = S.alerts;
 const prefKey = () => `consults.alerts.${state.me?.id}`;
-const enabled = () => state.me?.role === 'specialist' && localStorage.getItem(prefKey()) === '1';
+const eligible = () => role() === 'specialist' || role() === 'coordinator';
+const enabled = () => eligible() && localStorage.getItem(prefKey()) === '1';
 const permission = () => window.Notification?.permission || 'denied';
 let audio = null;
 
@@ -29,28 +33,28 @@ for (const type of ['pointerdown', 'keydown']) {
   }, true);
 }
 
-// tone: two short beeps from an oscillator, quiet enough for a ward.
-function tone() {
+// tone: short beeps from an oscillator, quiet enough for a ward; an alarm beeps three times.
+function tone(alarm) {
   if (audio?.state !== 'running') return;
   const o = audio.createOscillator();
   const g = audio.createGain();
   const at = audio.currentTime;
-  o.frequency.setValueAtTime(880, at);
-  o.frequency.setValueAtTime(1175, at + 0.2);
+  const beeps = alarm ? [0, 0.25, 0.5] : [0, 0.2];
+  o.frequency.setValueAtTime(alarm ? 660 : 880, at);
   g.gain.setValueAtTime(0.0001, at);
-  for (const s of [0, 0.2]) {
+  for (const s of beeps) {
+    o.frequency.setValueAtTime(alarm ? 660 + s * 400 : 880 + s * 1475, at + s);
     g.gain.exponentialRampToValueAtTime(0.3, at + s + 0.02);
     g.gain.exponentialRampToValueAtTime(0.0001, at + s + 0.17);
   }
   o.connect(g).connect(audio.destination);
   o.start(at);
-  o.stop(at + 0.4);
+  o.stop(at + beeps.at(-1) + 0.2);
 }
 
 // mode is what the button shows: off, locked (on, sound waits for a gesture), on, sound (no notifications).
 const mode = () => (!enabled() ? 'off' : window.AudioContext && audio?.state !== 'running' ? 'locked'
   : permission() === 'granted' ? 'on' : 'sound');
-const LABEL = { off: A.enable, locked: A.locked, on: A.on, sound: A.soundOnly };
 
 async function click(e) {
   const btn = e.currentTarget;
@@ -59,7 +63,7 @@ async function click(e) {
   } else {
     localStorage.setItem(prefKey(), '1');
     const asked = permission() === 'default' ? Notification.requestPermission().catch(() => {}) : null;
-    await unlock().then(tone, () => {});
+    await unlock().then(() => tone(), () => {});
     await asked;
   }
   changed();
@@ -68,21 +72,20 @@ async function click(e) {
 // syncButton keeps the header's button (made by the header) in step.
 export function syncButton(btn) {
   const m = mode();
-  if (btn.dataset.mode === m) return;
+  const label = { off: A.enable, locked: A.locked, on: A.on, sound: A.soundOnly }[m];
+  if (btn.dataset.mode === m && btn.textContent === label) return;
   btn.dataset.mode = m;
-  btn.textContent = LABEL[m];
+  btn.textContent = label;
   btn.title = m === 'off' ? A.offHint : A.onHint;
   btn.setAttribute('aria-pressed', String(m !== 'off'));
   btn.onclick = click;
 }
 
-function announce(c, reminder) {
-  const title = t(reminder ? A.reminder : A.offered, {
-    urgency: (S.urgency[c.urgency] || c.urgency).toLowerCase(), specialty: specialtyName(c.specialty) });
+function notify(title, body, tag, urgent, path) {
   if (permission() !== 'granted') return;
   try {
-    const n = new Notification(title, { body: A.body, tag: `offer-${c.id}`, renotify: true, requireInteraction: c.urgency === 'emergent' });
-    n.onclick = () => { window.focus(); go('/inbox'); n.close(); };
+    const n = new Notification(title, { body, tag, renotify: true, requireInteraction: urgent });
+    n.onclick = () => { window.focus(); go(path); n.close(); };
   } catch { /* some browsers (Android) show notifications only from a service worker */ }
 }
 
@@ -93,22 +96,40 @@ const announced = new Set(); // offer keys alerted as new
 let timer = 0;
 function flush() {
   timer = 0;
-  const live = liveOffers();
   let any = false;
-  for (const [id, reminder] of pending) {
-    const c = live.find((x) => x.id === id);
-    const key = c && `${id}|${c.offer.offered_at}`;
-    if (!c || (reminder ? c.offer.seen_at : announced.has(key))) continue;
-    announced.add(key);
-    announce(c, reminder);
-    any = true;
+  let alarm = false;
+  if (role() === 'specialist') {
+    const live = liveOffers();
+    for (const [id, reminder] of pending) {
+      const c = live.find((x) => x.id === id);
+      const offer = c && (c.offers || [c.offer]).find((o) => o?.specialist_id === state.me.id);
+      const key = offer && `${id}|${offer.offered_at}`;
+      if (!c || (reminder ? offer.seen_at : announced.has(key))) continue;
+      announced.add(key);
+      notify(t(reminder ? A.reminder : A.offered, { urgency: (S.urgency[c.urgency] || c.urgency).toLocaleLowerCase(), specialty: specialtyName(c.specialty) }),
+        A.body, `offer-${id}`, c.urgency === 'emergent', '/inbox');
+      any = true;
+    }
+  } else {
+    for (const id of pending.keys()) {
+      const c = state.consults.get(id);
+      if (!c || !alarming(c)) continue;
+      notify(t(A.escalated, { specialty: specialtyName(c.specialty) }), A.escalatedBody, `alarm-${id}`, true, '/queue');
+      any = alarm = true;
+    }
   }
   pending.clear();
-  if (any) tone();
+  if (any) tone(alarm);
 }
+const ALERTING = {
+  specialist: new Set(['consult.offered', 'consult.offer_reminder']),
+  coordinator: new Set(['consult.escalated', 'consult.coordinators_alerted']),
+};
 onFrame((f) => {
-  if (!enabled() || (f.type !== 'consult.offered' && f.type !== 'consult.offer_reminder')) return;
+  if (!enabled() || !ALERTING[role()]?.has(f.type)) return;
   const id = f.consult_id || f.consult?.id;
   pending.set(id, f.type === 'consult.offer_reminder' && pending.get(id) !== false);
   timer = timer || setTimeout(flush, 300);
 });
+// An alarm nobody has answered sounds again every 2 minutes (not while snoozed).
+setInterval(() => { if (enabled() && role() === 'coordinator' && alarms().length) tone(true); }, 120000);

@@ -1,46 +1,34 @@
 // DOM building without HTML strings (clinical text only ever becomes text nodes),
-// live clocks, form fields, notices and in-app navigation.
-import { strings, t } from './strings.js';
+// live clocks, form fields, dialogs, notices and in-app navigation.
+import { strings, t, duration } from './i18n.js';
 
 // h creates an element. props: class, text, on<event> (a function), value/hidden/
-// disabled (properties); anything else is an attribute. Kids: nodes, strings, arrays.
+// disabled/checked (properties); anything else is an attribute. Kids: nodes, strings, arrays.
 export function h(tag, props, ...kids) {
   const el = document.createElement(tag);
+  return fill(el, props, kids);
+}
+function fill(el, props, kids) {
   for (const [k, v] of Object.entries(props || {})) {
     if (v == null || v === false) continue;
-    if (k === 'class') el.className = v;
+    if (k === 'class') el.setAttribute('class', v);
     else if (k === 'text') el.textContent = v;
     else if (typeof v === 'function') el.addEventListener(k.slice(2), v);
-    else if (k === 'value' || k === 'hidden' || k === 'disabled') el[k] = v;
+    else if (k === 'value' || k === 'hidden' || k === 'disabled' || k === 'checked') el[k] = v;
     else el.setAttribute(k, v === true ? '' : v);
   }
   for (const kid of kids.flat(9)) if (kid != null && kid !== false) el.append(kid);
   return el;
 }
+// svg creates an SVG element the same way.
+export const svg = (tag, props, ...kids) => fill(document.createElementNS('http://www.w3.org/2000/svg', tag), props, kids);
 
 // free holds clinical free text: its direction follows the text.
 export const free = (tag, text, cls) => h(tag, { class: cls, dir: 'auto', text: text || '' });
 export const empty = (text) => h('li', { class: 'empty', text });
 export const statusLine = () => h('p', { class: 'form-status', role: 'status' });
-export const badge = (kind, v) => h('span', { class: `badge ${kind}-${v}`, 'data-status': kind === 'status' ? v : null, text: strings[kind][v] || v });
-
-const pad = (n) => String(n).padStart(2, '0');
-export function hhmm(iso) {
-  const d = new Date(iso);
-  return Number.isNaN(+d) ? '' : `${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
-export function dateTime(iso) {
-  const d = new Date(iso);
-  if (Number.isNaN(+d) || d.toDateString() === new Date().toDateString()) return hhmm(iso);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${hhmm(iso)}`;
-}
-
-// duration renders milliseconds as "2d 3h", "1h 05m", "4m 09s" or "12s".
-export function duration(ms) {
-  const s = Math.max(0, Math.floor(ms / 1000)), hh = Math.floor(s / 3600), mm = Math.floor(s / 60) % 60;
-  if (hh >= 48) return `${Math.floor(hh / 24)}d ${hh % 24}h`;
-  return hh ? `${hh}h ${pad(mm)}m` : mm ? `${mm}m ${pad(s % 60)}s` : `${s}s`;
-}
+export const badge = (kind, v) => h('span', { class: `badge ${kind}-${v}`, 'data-status': kind === 'status' ? v : null, text: strings[kind]?.[v] || v });
+export const button = (text, onclick, props) => h('button', { type: 'button', text, onclick, ...props });
 
 // countdown is a live "time left" clock: red once late (or `breached`), showing
 // `expired` instead of the overrun when given; onExpire runs once at zero.
@@ -70,18 +58,19 @@ setInterval(() => {
   for (const el of document.querySelectorAll('[data-until],[data-since]')) tick(el, now);
 }, 1000);
 
-// field: label, control, optional hint, and a slot for the server's error.
-export function field(label, control, hint) {
+// field: label, control, optional hint, and a slot for its error (client or server).
+export function field(label, control, hint, cls) {
   const id = control.id;
   control.setAttribute('aria-describedby', `${id}-error${hint ? ` ${id}-hint` : ''}`);
-  return h('div', { class: 'field' }, h('label', { for: id, text: label }), control,
+  const lab = h('label', { for: id }, label, control.required ? h('span', { class: 'req', 'aria-hidden': 'true', text: ' *' }) : null);
+  return h('div', { class: `field ${cls || ''}`, 'data-field': control.name || id }, lab, control,
     hint && h('p', { class: 'hint', id: `${id}-hint`, text: hint }),
     h('p', { class: 'field-error', id: `${id}-error`, hidden: true }));
 }
 export function setFieldError(control, message) {
   const err = document.getElementById(`${control.id}-error`);
   if (!err) return;
-  err.textContent = message;
+  err.textContent = message || '';
   err.hidden = !message;
   if (message) control.setAttribute('aria-invalid', 'true'); else control.removeAttribute('aria-invalid');
 }
@@ -94,19 +83,43 @@ export function select(props, options, placeholder) {
 }
 export function setOptions(el, options, placeholder) {
   const keep = el.value;
-  el.replaceChildren(...(placeholder ? [['', placeholder]] : []).concat(options).map(([v, l]) => h('option', { value: v, text: l })));
-  if (keep) el.value = keep;
+  el.replaceChildren(...(placeholder != null ? [['', placeholder]] : []).concat(options).map(([v, l]) => h('option', { value: v, text: l })));
+  if (keep && [...el.options].some((o) => o.value === keep)) el.value = keep;
 }
 
 // charCount counts characters as the server does: code points, not UTF-16 units.
 export const charCount = (s) => [...(s || '')].length;
 
+// flash shows a short notice in the page's live region.
 let flashTimer = 0;
 export function flash(text, kind = 'ok') {
   const box = document.getElementById('flash');
   clearTimeout(flashTimer);
   box.replaceChildren(h('p', { class: `flash ${kind}`, text }));
   flashTimer = setTimeout(() => box.replaceChildren(), 8000);
+}
+
+// dialog opens a modal dialog: the browser keeps focus inside it and Escape closes it;
+// focus goes back to what opened it.
+export function dialog(title, ...body) {
+  const opener = document.activeElement;
+  const id = `dlg-${Math.random().toString(36).slice(2)}`;
+  const d = h('dialog', { class: 'dialog', 'aria-labelledby': id },
+    h('div', { class: 'dialog-head' }, h('h2', { id, text: title }),
+      h('button', { type: 'button', class: 'close', 'aria-label': strings.close, text: '×', onclick: () => d.close() })),
+    ...body);
+  // A live update may have rebuilt the opener meanwhile: then focus its successor.
+  const row = opener?.closest?.('[data-consult-id]')?.dataset.consultId;
+  const action = opener?.dataset?.action;
+  d.addEventListener('close', () => {
+    d.remove();
+    const again = !opener?.isConnected && row && action
+      ? document.querySelector(`[data-consult-id="${CSS.escape(row)}"] [data-action="${CSS.escape(action)}"]`) : opener;
+    again?.focus?.();
+  });
+  document.body.append(d);
+  d.showModal();
+  return d;
 }
 
 // go changes the in-app route without a page load.
@@ -116,4 +129,35 @@ export function go(path, replace) {
   if (replace) history.replaceState(null, '', path);
   else if (location.pathname !== path) history.pushState(null, '', path);
   router();
+}
+
+// keyed shows items in container, one element per key, rebuilt only when its signature
+// changes; unchanged elements stay in place, so focus and typing survive live updates.
+// A rebuilt element that held the focus passes it to its control of the same data-action.
+const lists = new WeakMap();
+export function keyed(container, items, key, sig, render, emptyEl) {
+  const cache = lists.get(container) || new Map();
+  lists.set(container, cache);
+  const active = document.activeElement;
+  let refocus = null;
+  const els = items.map((it) => {
+    const k = key(it), s = sig(it);
+    let e = cache.get(k);
+    if (!e || e.sig !== s) {
+      const el = render(it);
+      if (e?.el.contains(active) && active !== e.el) refocus = { el, action: active.dataset?.action };
+      e = { sig: s, el };
+      cache.set(k, e);
+    }
+    return e.el;
+  });
+  const keep = new Set(items.map(key));
+  for (const k of cache.keys()) if (!keep.has(k)) cache.delete(k);
+  const want = els.length ? els : [emptyEl()];
+  const now = [...container.children];
+  if (now.length !== want.length || now.some((el, i) => el !== want[i])) {
+    if (!els.length && now.length === 1 && !now[0].firstElementChild && now[0].textContent === want[0].textContent) return;
+    container.replaceChildren(...want);
+  }
+  if (refocus) (refocus.action && refocus.el.querySelector(`[data-action="${refocus.action}"]`) || refocus.el.querySelector('a,button'))?.focus();
 }

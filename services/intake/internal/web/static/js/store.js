@@ -1,11 +1,12 @@
-// Client state: the signed-in user, the consults it may see (kept current by the
-// live stream), display names, specialties.
+// Client state: the signed-in user and profile, the consults it may see (loaded over
+// HTTP at once and kept current by the live stream), display names, specialties.
 import { api, enc } from './api.js';
-import { strings } from './strings.js';
+import { strings, localized } from './i18n.js';
 
-export const state = { me: null, consults: new Map(), specialties: [], conn: 'offline', loaded: false };
+export const state = { me: null, profile: null, consults: new Map(), specialties: [], conn: 'offline', loaded: false };
 export const OPEN = (c) => c.status !== 'completed' && c.status !== 'cancelled';
 export const URGENCY_ORDER = { emergent: 0, urgent: 1, routine: 2 };
+export const role = () => (state.me?.role === 'admin' ? 'coordinator' : state.me?.role);
 
 // Many changes, one render. (A timer, not requestAnimationFrame: that pauses in
 // background tabs, where the title must still count new offers.)
@@ -69,30 +70,38 @@ export function reload() {
 // nameOf returns a display name now ("…" until it arrives), asking once per id.
 const names = new Map();
 export const rememberName = (id, name) => id && name && names.set(id, name);
+// nameLater resolves to the display name once it is known.
+export function nameLater(id) {
+  nameOf(id);
+  if (names.get(id) !== '…') return Promise.resolve(names.get(id));
+  return new Promise((resolve) => { const p = () => (names.get(id) === '…' ? setTimeout(p, 100) : resolve(names.get(id))); p(); });
+}
 export function nameOf(id) {
   if (!id) return '';
+  if (id === 'routing' || id === 'system') return strings.system;
   if (id === state.me?.id) return state.me.name;
   if (!names.has(id)) {
     names.set(id, '…');
     const done = (name) => { names.set(id, name || id); changed(); };
-    api('GET', `/api/v1/users/${enc(id)}`).then((r) => done(r.user.name), () => done(id));
+    api('GET', `/api/v1/users/${enc(id)}`).then((r) => done(r.user?.name), () => done(id));
   }
   return names.get(id);
 }
 
-// Who has it now: the assignee, else whoever holds the live offer.
-export const holderId = (c) => c.assignee_id || (c.status === 'offered' && c.offer?.specialist_id) || '';
-export const holderName = (c) => nameOf(holderId(c)) || strings.form.beingRouted;
+// offersOf lists a consult's live offers: `offers` where the server sends it, else `offer`.
+export const offersOf = (c) => (Array.isArray(c.offers) ? c.offers : c.status === 'offered' && c.offer ? [c.offer] : []);
+export const offerFor = (c, userId) => offersOf(c).find((o) => o.specialist_id === userId) || null;
+// Who has it now: the assignee, else whoever holds a live offer.
+export const holderIds = (c) => (c.assignee_id ? [c.assignee_id] : offersOf(c).map((o) => o.specialist_id));
+export const holderName = (c) => holderIds(c).map(nameOf).join(', ') || strings.form.receiptRouting;
 
 export async function loadSpecialties() {
   if (state.specialties.length) return;
   state.specialties = (await api('GET', '/api/v1/specialties')).specialties || [];
   changed();
 }
-export function specialtyName(slug) {
-  const n = state.specialties.find((s) => s.slug === slug)?.name;
-  return (n && (n.en || n.ar || n.he)) || slug || '';
-}
+export const specialty = (slug) => state.specialties.find((s) => s.slug === slug);
+export const specialtyName = (slug) => localized(specialty(slug)?.name, slug || '');
 
 // ---- live stream ----
 let ws = null;
@@ -102,10 +111,11 @@ let failures = 0;
 let resyncing = false;
 let sessionEnded = () => {};
 export const setSessionEndedHandler = (fn) => { sessionEnded = fn; };
-// Frame listeners see every frame after its consult is merged; resync hooks refetch
-// what a screen holds besides the lists (the open consult).
+// Frame listeners see every frame after its consult is merged (notices such as
+// roster.changed carry no consult and no seq); resync hooks refetch what a screen
+// holds besides the lists (the open consult, the board).
 const frameFns = new Set();
-export const onFrame = (fn) => frameFns.add(fn);
+export const onFrame = (fn) => { frameFns.add(fn); return () => frameFns.delete(fn); };
 export const resyncHooks = new Set();
 
 const seqKey = () => `consults.seq.${state.me?.id}`;
@@ -116,15 +126,20 @@ export function connect() {
   clearTimeout(retryTimer);
   if (!state.me || ws) return;
   const after = lastSeq();
-  const sock = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/stream${after ? `?after=${after}` : ''}`);
+  let sock;
+  try {
+    sock = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/stream${after ? `?after=${after}` : ''}`);
+  } catch {
+    retryTimer = setTimeout(connect, backoff);
+    return;
+  }
   ws = sock;
-  // If the stream cannot open soon, still show what the server has.
-  setTimeout(() => { if (ws === sock && sock.readyState !== WebSocket.OPEN) reload().catch(() => {}); }, 3000);
+  if (state.conn === 'offline') setConn('reconnecting');
   sock.onopen = () => {
     backoff = 500;
     failures = 0;
     setConn('live');
-    // Lists load only now: whatever changes from here on arrives as a frame.
+    // What changed before the stream opened is fetched again; from here on it arrives as frames.
     reload().catch(() => {});
     if (resyncing) { resyncing = false; for (const fn of resyncHooks) fn(); }
   };
@@ -132,8 +147,9 @@ export function connect() {
     let f;
     try { f = JSON.parse(e.data); } catch { return; }
     if (ws !== sock) return;
-    if (typeof f.seq === 'number') sessionStorage.setItem(seqKey(), String(f.seq));
-    merge(f.consult);
+    // Only events carry seq; notices without one are not part of the resume sequence.
+    if (typeof f.seq === 'number' && f.seq > lastSeq()) sessionStorage.setItem(seqKey(), String(f.seq));
+    if (f.consult) merge(f.consult);
     for (const fn of frameFns) fn(f);
   };
   sock.onclose = (e) => {
@@ -143,7 +159,6 @@ export function connect() {
     setConn('reconnecting');
     // 4009: `after` is older than the history the server replays. Reload over HTTP,
     // then resume without `after` (whose lists load again once open, closing the gap).
-    // A 4009 to a connection without `after` is only a drop.
     if (e.code === 4009 && after) {
       sessionStorage.removeItem(seqKey());
       resyncing = true;
@@ -174,11 +189,12 @@ export function disconnect() {
 // A tab coming back into view renders again (read receipts wait for it).
 document.addEventListener('visibilitychange', changed);
 
-// Come back at once when the device's network returns.
+// Come back at once when the device's network returns; say so when it goes.
 window.addEventListener('online', () => { if (state.me && !ws) { backoff = 500; connect(); } });
+window.addEventListener('offline', () => { if (state.me) setConn('reconnecting'); });
 
 export function resetState() {
-  Object.assign(state, { me: null, loaded: false });
+  Object.assign(state, { me: null, profile: null, loaded: false });
   state.consults.clear();
   touched.clear();
   names.clear();
