@@ -177,12 +177,19 @@ func (b *Bus) HistoryUpTo(ctx context.Context, id string, n int) ([]event.Event,
 // for the stream's acknowledgement: an audit record must not slow a clinician down. A record the
 // stream refuses is logged by the publish error handler set in New. Records carry ids only.
 func (b *Bus) Audit(ctx context.Context, actorID, action string, ids ...string) {
+	b.AuditDetail(ctx, actorID, action, nil, ids...)
+}
+
+// AuditDetail records, like Audit, that actorID did action, with details naming what it was done
+// to beyond consults (an attachment's id, a setting's new value; never clinical text).
+func (b *Bus) AuditDetail(ctx context.Context, actorID, action string, detail map[string]string, consultIDs ...string) {
 	data, err := json.Marshal(struct {
-		ActorID    string    `json:"actor_id"`
-		Action     string    `json:"action"`
-		ConsultIDs []string  `json:"consult_ids"`
-		At         time.Time `json:"at"`
-	}{actorID, action, ids, time.Now().UTC()})
+		ActorID    string            `json:"actor_id"`
+		Action     string            `json:"action"`
+		ConsultIDs []string          `json:"consult_ids,omitempty"`
+		Detail     map[string]string `json:"detail,omitempty"`
+		At         time.Time         `json:"at"`
+	}{actorID, action, consultIDs, detail, time.Now().UTC()})
 	if err != nil {
 		b.log.Error("audit record not encoded", "action", action, "err", err)
 		return

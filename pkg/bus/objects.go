@@ -12,7 +12,6 @@ import (
 	"maps"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regionalconsult/broker/pkg/event"
@@ -275,26 +274,5 @@ func (b *Bus) sweepAttachments(ctx context.Context, since, cutoff time.Time) (in
 		if n == 0 {
 			return removed, nil
 		}
-	}
-}
-
-// AuditDetail records, like Audit, that actorID did action, with details naming what it was done
-// to beyond consults (an attachment's id, a setting's new value; never clinical text).
-func (b *Bus) AuditDetail(ctx context.Context, actorID, action string, detail map[string]string, consultIDs ...string) {
-	data, err := json.Marshal(struct {
-		ActorID    string            `json:"actor_id"`
-		Action     string            `json:"action"`
-		ConsultIDs []string          `json:"consult_ids,omitempty"`
-		Detail     map[string]string `json:"detail,omitempty"`
-		At         time.Time         `json:"at"`
-	}{actorID, action, consultIDs, detail, time.Now().UTC()})
-	if err != nil {
-		b.log.Error("audit record not encoded", "action", action, "err", err)
-		return
-	}
-	msg := &nats.Msg{Subject: auditSubjects + action, Data: data, Header: nats.Header{}}
-	inject(ctx, msg.Header)
-	if _, err := b.js.PublishMsgAsync(msg); err != nil {
-		b.log.Error("audit record not stored", "action", action, "actor_id", actorID, "err", err)
 	}
 }

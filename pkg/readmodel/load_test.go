@@ -79,6 +79,9 @@ func TestLoad(t *testing.T) {
 			require.NoError(t, err)
 			defer rdb.Close()
 			testLoad(t, func(prefix string) *readmodel.Store { return readmodel.New(rdb, prefix) })
+			got, err := readmodel.New(rdb, "nobody:").Load(context.Background(), nil)
+			require.NoError(t, err, "the load of nobody")
+			assert.Empty(t, got)
 		})
 	}
 }

@@ -126,6 +126,9 @@ type Load struct {
 
 // Load returns the load of each of ids.
 func (s *Store) Load(ctx context.Context, ids []string) (map[string]Load, error) {
+	if len(ids) == 0 {
+		return map[string]Load{}, nil
+	}
 	pipe := s.rdb.Pipeline()
 	open, held := make([]*redis.IntCmd, len(ids)), make([]*redis.IntCmd, len(ids))
 	for i, id := range ids {

@@ -72,8 +72,8 @@ func (s Settings) reminder(c *consult.Consult, e event.Event) (Deadline, bool) {
 		return Deadline{}, false
 	}
 	o := c.Offers[0]
-	if e.Type == event.Offered && o.Position != e.Position {
-		return Deadline{}, false
+	if (e.Type == event.Offered && o.Position != e.Position) || (e.Type == event.OfferReminder && e.Position < o.Position) {
+		return Deadline{}, false // the offers e was about are gone
 	}
 	if !slices.ContainsFunc(c.Offers, func(o consult.Offer) bool { return o.SeenAt == nil }) {
 		return Deadline{}, false
@@ -102,8 +102,10 @@ type Outcome struct {
 // the clock met, the snooze lifted) does nothing, so each fires at most once in effect however
 // often it is delivered.
 func Fire(c *consult.Consult, d Deadline, now time.Time) (Outcome, error) {
-	early := func(at time.Time) (Outcome, bool) {
-		if now.After(at) {
+	// early says to wait when the moment at has not come yet by this clock; through it too when
+	// the moment itself still counts as on time (an SLA met at its deadline).
+	early := func(at time.Time, through bool) (Outcome, bool) {
+		if now.After(at) || (!through && now.Equal(at)) {
 			return Outcome{}, false
 		}
 		return Outcome{Early: at.Sub(now) + 10*time.Millisecond}, true
@@ -118,7 +120,7 @@ func Fire(c *consult.Consult, d Deadline, now time.Time) (Outcome, error) {
 	case Remind:
 		return conflictIsNothing(c.Remind(d.Position, d.N, now)) // seen, answered, withdrawn or about to expire
 	case SLAAccept, SLARecommend:
-		if o, ok := early(d.At); ok {
+		if o, ok := early(d.At, true); ok {
 			return o, nil
 		}
 		clock := consult.ClockAccept
@@ -127,20 +129,20 @@ func Fire(c *consult.Consult, d Deadline, now time.Time) (Outcome, error) {
 		}
 		return conflictIsNothing(c.RecordBreach(clock, now)) // met, recorded, cancelled or moved
 	case SnoozeEnd:
-		if o, ok := early(d.At); ok {
+		if o, ok := early(d.At, false); ok {
 			return o, nil
 		}
 		return Outcome{Route: true}, nil
 	}
 	if len(c.Offers) > 0 && c.Offers[0].Position == d.Position {
-		if o, ok := early(c.Offers[0].ExpiresAt.Add(-time.Nanosecond)); ok {
+		if o, ok := early(c.Offers[0].ExpiresAt, false); ok {
 			return o, nil
 		}
 		e, err := c.ExpireOffer(d.Position, now)
 		return Outcome{Event: e, OK: err == nil}, err
 	}
 	if esc := c.Escalation; esc != nil && esc.Position == d.Position {
-		if o, ok := early(esc.StepEndsAt.Add(-time.Nanosecond)); ok {
+		if o, ok := early(esc.StepEndsAt, false); ok {
 			return o, nil
 		}
 	}

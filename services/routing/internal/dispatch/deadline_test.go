@@ -368,7 +368,7 @@ func TestFire(t *testing.T) {
 			h.add(h.c.Decline(specialist("b"), "busy", in(time.Minute)))
 		}, expire(2, in(10*time.Minute)), in(10 * time.Minute), "consult.offer_expired a,c"},
 		{"an offer's expiry seen early by this clock", offer, expire(2, in(10*time.Minute)), in(9 * time.Minute),
-			"early " + (time.Minute + 10*time.Millisecond - time.Nanosecond).String()},
+			"early " + (time.Minute + 10*time.Millisecond).String()},
 		{"an offer answered before its expiry: routing decides again", func(h *history) {
 			offer(h)
 			h.add(h.c.Decline(specialist("p1"), "busy", in(time.Minute)))
@@ -383,7 +383,7 @@ func TestFire(t *testing.T) {
 		}, expire(2, in(5*time.Minute)), in(5 * time.Minute), route},
 		{"a coordinators step's end seen early by this clock", func(h *history) {
 			h.add(h.c.AlertCoordinators(1, 4, in(5*time.Minute), "step 4", t0))
-		}, expire(2, in(5*time.Minute)), in(4 * time.Minute), "early " + (time.Minute + 10*time.Millisecond - time.Nanosecond).String()},
+		}, expire(2, in(5*time.Minute)), in(4 * time.Minute), "early " + (time.Minute + 10*time.Millisecond).String()},
 		{"a coordinators step a coordinator answered", func(h *history) {
 			h.add(h.c.AlertCoordinators(1, 4, in(5*time.Minute), "step 4", t0))
 			h.add(h.c.Assign(coordinator, "a", in(time.Minute)))

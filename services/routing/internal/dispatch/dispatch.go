@@ -17,15 +17,6 @@ import (
 	"github.com/regionalconsult/broker/pkg/roster"
 )
 
-// Step targets of an escalation policy.
-const (
-	TargetPrimary      = "primary"
-	TargetSecondary    = "secondary"
-	TargetSpecialty    = "specialty"
-	TargetPerson       = "person"
-	TargetCoordinators = "coordinators"
-)
-
 // Availability states a specialist sets.
 const (
 	Available = "available"
@@ -113,11 +104,11 @@ func Next(c *consult.Consult, r *roster.Roster, facts Facts, s Settings, now tim
 	round, step := 1, 1
 	var triedStep, triedRound []string
 	if esc := c.Escalation; esc != nil {
-		if esc.Target == TargetCoordinators && now.Before(esc.StepEndsAt) {
+		if esc.Target == roster.TargetCoordinators && now.Before(esc.StepEndsAt) {
 			return event.Event{}, false, nil // the coordinators have until the step ends
 		}
 		round, step, triedStep, triedRound = esc.Round, esc.Step, esc.Tried, esc.RoundTried
-		if esc.Target == TargetCoordinators || step > len(p.Steps) {
+		if esc.Target == roster.TargetCoordinators || step > len(p.Steps) {
 			round, step, triedStep = advance(round, step, len(p.Steps))
 		}
 	}
@@ -131,7 +122,7 @@ func Next(c *consult.Consult, r *roster.Roster, facts Facts, s Settings, now tim
 		if w := s.Waits[c.Urgency]; w > 0 {
 			wait = w
 		}
-		if st.Target == TargetCoordinators {
+		if st.Target == roster.TargetCoordinators {
 			return decided(c.AlertCoordinators(round, step, now.Add(wait),
 				fmt.Sprintf("step %d of round %d: the coordinators are asked to assign", step, round), now))
 		}
@@ -178,13 +169,13 @@ func (g guide) candidates(target, userID string) []string {
 	oc, _ := g.r.OnCallFor(g.c.Specialty, g.now)
 	var ids []string
 	switch target {
-	case TargetPrimary:
+	case roster.TargetPrimary:
 		ids = []string{oc.PrimaryID}
-	case TargetSecondary:
+	case roster.TargetSecondary:
 		ids = []string{oc.SecondaryID}
-	case TargetPerson:
+	case roster.TargetPerson:
 		ids = []string{userID}
-	case TargetSpecialty:
+	case roster.TargetSpecialty:
 		for _, u := range g.r.Members(consult.RoleSpecialist) {
 			if f := g.facts[u.ID]; slices.Contains(u.Specialties, g.c.Specialty) && f.Open+f.Held < u.Capacity() {
 				ids = append(ids, u.ID)

@@ -379,11 +379,11 @@ func TestEscalationPaths(t *testing.T) {
 				{"submit", "offer p1 1/1 2m"},
 				{"expire", "offer s1 1/2 2m"},
 				{"expire", "offer a,b 1/3 3m"},
-				{"expire", "coordinators 1/4 5m"},
+				{"expire", "coordinators 1/4 3m"},
 				{"step ends", "offer p1 2/1 2m"},
 				{"decline p1", "offer s1 2/2 2m"},
 				{"expire", "offer a,b 2/3 3m"}, // offered again in the new round
-				{"expire", "coordinators 2/4 5m"},
+				{"expire", "coordinators 2/4 3m"},
 				{"step ends", exhausted(2)},
 			}},
 		{name: "a disabled primary is passed over",
@@ -439,7 +439,7 @@ func TestEscalationPaths(t *testing.T) {
 			specialty: "cross", urgency: "emergent", facts: dispatch.Facts{"c": {Availability: dispatch.Away}},
 			moves: []move{
 				{"submit", "offer a 1/2 2m"},
-				{"expire", "coordinators 1/4 5m"}, // the specialty has nobody of its own
+				{"expire", "coordinators 1/4 3m"}, // the specialty has nobody of its own
 			}},
 		{name: "away specialists are passed over in every step",
 			specialty: "onc", urgency: "urgent", facts: dispatch.Facts{"p1": {Availability: dispatch.Away}, "a": {Availability: dispatch.Away}},
