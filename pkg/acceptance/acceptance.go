@@ -22,7 +22,7 @@ import (
 )
 
 // Target is a running broker seeded with the demo roster, whose escalation steps wait 5s for
-// emergent, 1s for urgent and 1s for routine consults (OFFER_TIMEOUT_*).
+// emergent, 1s for urgent and 1s for routine consults (STEP_WAIT_*).
 type Target struct {
 	// Base is the API's origin; StreamBase where the stream is served if elsewhere.
 	Base, StreamBase string

@@ -120,7 +120,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger) (*Bus
 		Subjects:          []string{deadlineSchedule + ">", deadlineDue + ">"},
 		Storage:           jetstream.FileStorage,
 		Replicas:          cfg.Replicas,
-		MaxAge:            14 * 24 * time.Hour,
+		MaxAge:            14 * 24 * time.Hour, // beyond every deadline set: SLA targets are bounded to 13 days
 		Duplicates:        2 * time.Minute,
 		AllowMsgSchedules: true,
 	}); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -101,7 +102,7 @@ func (b *Bus) handle(ctx context.Context, name string, m jetstream.Msg, h func(c
 		trace.WithAttributes(attribute.Int64("messaging.stream_seq", int64(meta.Sequence.Stream)),
 			attribute.Int64("messaging.delivery", int64(meta.NumDelivered))))
 	defer span.End()
-	err = h(mctx, m, meta.Sequence.Stream)
+	err = safely(mctx, m, meta.Sequence.Stream, h)
 	switch {
 	case err == nil:
 		if err := m.Ack(); err != nil {
@@ -120,6 +121,17 @@ func (b *Bus) handle(ctx context.Context, name string, m jetstream.Msg, h func(c
 		b.log.Warn("handler failed; redelivering", "consumer", name, "seq", meta.Sequence.Stream, "in", delay, "err", err)
 		_ = m.NakWithDelay(delay)
 	}
+}
+
+// safely runs h, turning a panic into a permanent failure: a handler bug on one message is
+// reported and that message terminated, instead of crashing every instance it is delivered to.
+func safely(ctx context.Context, m jetstream.Msg, seq uint64, h func(context.Context, jetstream.Msg, uint64) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = Permanent(fmt.Errorf("handler panicked: %v\n%s", p, debug.Stack()))
+		}
+	}()
+	return h(ctx, m, seq)
 }
 
 // Follow delivers consult events in stream order, starting after stream sequence after (0 from

@@ -105,3 +105,11 @@ func (e *Env) PerUrgency(prefix string, emergent, urgent, routine time.Duration)
 
 // Err returns everything that was wrong, or nil.
 func (e *Env) Err() error { return errors.Join(e.errs...) }
+
+// Retired records an error when a setting that no longer exists is still given, so that a
+// deployment does not run on with a setting silently ignored; advice says what replaced it.
+func (e *Env) Retired(key, advice string) {
+	if e.String(key, "") != "" {
+		e.errs = append(e.errs, fmt.Errorf("%s is no longer read: %s", key, advice))
+	}
+}

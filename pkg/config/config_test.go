@@ -37,8 +37,8 @@ func TestTypedValues(t *testing.T) {
 		wantErr bool
 		check   func(t *testing.T, e *config.Env)
 	}{
-		{"durations per urgency", map[string]string{"OFFER_TIMEOUT_URGENT": "90s"}, false, func(t *testing.T, e *config.Env) {
-			got := e.PerUrgency("OFFER_TIMEOUT", time.Minute, 2*time.Minute, 3*time.Minute)
+		{"durations per urgency", map[string]string{"STEP_WAIT_URGENT": "90s"}, false, func(t *testing.T, e *config.Env) {
+			got := e.PerUrgency("STEP_WAIT", time.Minute, 2*time.Minute, 3*time.Minute)
 			assert.Equal(t, map[string]time.Duration{"emergent": time.Minute, "urgent": 90 * time.Second, "routine": 3 * time.Minute}, got)
 		}},
 		{"bad duration", map[string]string{"D": "soon"}, true, func(t *testing.T, e *config.Env) { e.Duration("D", time.Second) }},
@@ -58,5 +58,22 @@ func TestTypedValues(t *testing.T) {
 				assert.NoError(t, e.Err())
 			}
 		})
+	}
+}
+
+func TestSLABounds(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		env  map[string]string
+		fail bool
+	}{
+		{map[string]string{}, false},
+		{map[string]string{"SLA_RECOMMEND_ROUTINE": "240h"}, false},
+		{map[string]string{"SLA_RECOMMEND_ROUTINE": "720h"}, true},
+		{map[string]string{"SLA_ACCEPT_EMERGENT": "-1m"}, true},
+	} {
+		e := config.New(func(k string) string { return tc.env[k] })
+		e.SLA()
+		assert.Equal(t, tc.fail, e.Err() != nil, "env %v: got error %v", tc.env, e.Err())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 )
 
@@ -69,8 +70,20 @@ type SLA struct {
 // SLA reads the response-time targets: accept within 10 minutes, an hour or a day, and
 // recommend within 4 hours, a day or 3 days, for emergent, urgent and routine consults.
 func (e *Env) SLA() SLA {
-	return SLA{
+	s := SLA{
 		AcceptWithin:    e.PerUrgency("SLA_ACCEPT", 10*time.Minute, time.Hour, 24*time.Hour),
 		RecommendWithin: e.PerUrgency("SLA_RECOMMEND", 4*time.Hour, 24*time.Hour, 72*time.Hour),
 	}
+	for name, windows := range map[string]map[string]time.Duration{"SLA_ACCEPT": s.AcceptWithin, "SLA_RECOMMEND": s.RecommendWithin} {
+		for urgency, w := range windows {
+			if w < 0 || w > MaxSLA {
+				e.errs = append(e.errs, fmt.Errorf("%s_%s=%s: want from 0 (none) to %s", name, strings.ToUpper(urgency), w, MaxSLA))
+			}
+		}
+	}
+	return s
 }
+
+// MaxSLA bounds a response-time target: its clock is a scheduled message in the deadline
+// stream, which keeps messages 14 days.
+const MaxSLA = 13 * 24 * time.Hour

@@ -103,15 +103,16 @@ type Escalation struct {
 	// Round counts passes through the policy's steps, from 1; Step is the step within it.
 	Round int `json:"round"`
 	Step  int `json:"step"`
-	// Target is what the current step does: "offer" or "coordinators". Position is the
-	// position of the event that last started or continued it.
+	// Target is what the current step does: "offer" or "coordinators", or "escalated" once
+	// the policy ran out. Position is the position of the event that last started or
+	// continued the step.
 	Target   string `json:"target"`
 	Position int    `json:"position"`
 	// Tried lists who this step has been offered to, RoundTried who this round has.
 	Tried      []string `json:"tried,omitempty"`
 	RoundTried []string `json:"round_tried,omitempty"`
 	// StepEndsAt is when the current step's wait ends.
-	StepEndsAt time.Time `json:"step_ends_at"`
+	StepEndsAt time.Time `json:"step_ends_at,omitzero"`
 	// SnoozedUntil mutes an escalated consult's alarm until then.
 	SnoozedUntil time.Time `json:"snoozed_until,omitzero"`
 }
@@ -153,7 +154,8 @@ type Consult struct {
 	Offered []string `json:"offered_to,omitempty"`
 	// Declined lists the specialists who declined it; nobody is offered it again after declining.
 	Declined []string `json:"declined_by,omitempty"`
-	// AcceptedAt is when a specialist first took the consult.
+	// AcceptedAt is when a specialist first took the consult; cleared when a change of
+	// specialty takes it from its owner.
 	AcceptedAt time.Time `json:"accepted_at,omitzero"`
 	// ClosedAt is when the consult was completed or cancelled.
 	ClosedAt time.Time `json:"closed_at,omitzero"`
@@ -294,7 +296,7 @@ func Apply(c *Consult, e event.Event) (*Consult, error) {
 		if n.Escalation == nil {
 			n.Escalation = &Escalation{}
 		}
-		n.Escalation.SnoozedUntil = time.Time{}
+		n.Escalation.Target, n.Escalation.SnoozedUntil = "escalated", time.Time{}
 	case event.Snoozed:
 		if n.Escalation != nil {
 			n.Escalation.SnoozedUntil = e.Until
@@ -302,17 +304,22 @@ func Apply(c *Consult, e event.Event) (*Consult, error) {
 	case event.UrgencyChanged, event.SpecialtyChanged:
 		if e.Type == event.UrgencyChanged {
 			n.Urgency = e.Urgency
+			// A breach on the timeline stays recorded: the consult was late, whatever its
+			// urgency became, and is not recorded late twice.
 			n.SLA.AcceptBy, n.SLA.RecommendBy = e.AcceptBy, e.RecommendBy
-			n.SLA.Recorded = nil
 		} else {
 			n.Specialty = e.Specialty
 		}
 		// Routing starts over under the new policy; an owner keeps the consult unless the
-		// specialty changed under them.
+		// specialty changed under them, and then it waits to be accepted again. Declines were
+		// of the old specialty's consult.
 		n.Offers, n.Escalation = nil, nil
-		if e.Type == event.SpecialtyChanged && n.AssigneeID != nil && !n.Status.Closed() {
-			n.AssigneeID = nil
-			n.Status = StatusRequested
+		if e.Type == event.SpecialtyChanged {
+			n.Declined = nil
+			if n.AssigneeID != nil && !n.Status.Closed() {
+				n.AssigneeID, n.AcceptedAt = nil, time.Time{}
+				n.Status = StatusRequested
+			}
 		}
 		if n.Status == StatusOffered || n.Status == StatusEscalated {
 			n.Status = StatusRequested

@@ -150,7 +150,7 @@ jetstream {
 
 	spawn(t, dir, "notify", filepath.Join(bin, "notify"), nil, append(common, fmt.Sprintf("ADDR=127.0.0.1:%d", ports["notify"]))...)
 	// Two routers side by side, as a deployment runs them: the stream settles every decision.
-	routingEnv := append(common, "OFFER_TIMEOUT_EMERGENT=5s", "OFFER_TIMEOUT_URGENT=1s", "OFFER_TIMEOUT_ROUTINE=1s")
+	routingEnv := append(common, "STEP_WAIT_EMERGENT=5s", "STEP_WAIT_URGENT=1s", "STEP_WAIT_ROUTINE=1s")
 	routing := spawn(t, dir, "routing", filepath.Join(bin, "routing"), nil, append(routingEnv, fmt.Sprintf("ADDR=127.0.0.1:%d", ports["routing"]))...)
 	routingB := spawn(t, dir, "routing-b", filepath.Join(bin, "routing"), nil, append(routingEnv, fmt.Sprintf("ADDR=127.0.0.1:%d", ports["routing-b"]))...)
 	base := fmt.Sprintf("http://127.0.0.1:%d", ports["intake"])

@@ -153,7 +153,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	projector := readmodel.NewProjector(store, in.Bus, 0, log)
 	tracker := presence.New(in.Redis, "consult:", 30*time.Second)
 	profiles := profile.NewCache(in.Profiles, log)
-	router := worker.New(in.Bus, in.Directory, worker.NewPeople(tracker, store, profiles.Availability), cfg.Routing, log)
+	router := worker.New(in.Bus, in.Directory, worker.NewPeople(tracker, store, profiles.Availability, profiles.Synced()), cfg.Routing, log)
 	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins}, in.Bus, in.Sessions, tracker, log)
 	if err != nil {
 		return err

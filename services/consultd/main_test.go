@@ -72,7 +72,7 @@ func TestConsultdAcceptance(t *testing.T) {
 	t.Logf("redis for this test: %s", testenv.RedisKind())
 	rdb, url := testenv.Redis(t)
 	base, _ := start(t, map[string]string{
-		"REDIS_URL": url, "OFFER_TIMEOUT_EMERGENT": "5s", "OFFER_TIMEOUT_URGENT": "1s", "OFFER_TIMEOUT_ROUTINE": "1s",
+		"REDIS_URL": url, "STEP_WAIT_EMERGENT": "5s", "STEP_WAIT_URGENT": "1s", "STEP_WAIT_ROUTINE": "1s",
 	}, "--demo", "--addr", "127.0.0.1:0", "--data", t.TempDir())
 	acceptance.Run(t, acceptance.Target{
 		Base: base,

@@ -50,7 +50,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	defer in.Close()
 	profiles := profile.NewCache(in.Profiles, log)
-	people := worker.NewPeople(presence.New(in.Redis, "consult:", 30*time.Second), readmodel.New(in.Redis, "consult:"), profiles.Availability)
+	people := worker.NewPeople(presence.New(in.Redis, "consult:", 30*time.Second), readmodel.New(in.Redis, "consult:"), profiles.Availability, profiles.Synced())
 	mux := http.NewServeMux()
 	in.Health(mux, log, in.Ready)
 	ln, err := net.Listen("tcp", cfg.Addr)

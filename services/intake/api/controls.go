@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"net/http"
 	"strings"
 	"time"
@@ -21,20 +22,13 @@ func (s *Server) submitPolicy(ros *roster.Roster) consult.Policy {
 			raised, flags := ros.Triage(specialty, urgency, details)
 			reasons := make([]string, 0, len(flags))
 			for _, f := range flags {
-				reasons = append(reasons, cmpOr(f.Reason["en"], f.ID))
+				reasons = append(reasons, cmp.Or(f.Reason["en"], f.ID))
 			}
 			return raised, reasons
 		},
 		AcceptWithin:    s.cfg.SLA.AcceptWithin,
 		RecommendWithin: s.cfg.SLA.RecommendWithin,
 	}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // controlBody is the body of a coordinator's correction: the new value and why.
@@ -45,9 +39,13 @@ type controlBody struct {
 	Reason    string  `json:"reason"`
 }
 
-// decodeControl reads a correction whose one required field is named by field.
-func decodeControl(w http.ResponseWriter, r *http.Request, field string) (controlBody, error) {
+// decodeControl reads a coordinator's correction whose one required field is named by field.
+// Anyone else is refused before the body is looked at.
+func decodeControl(w http.ResponseWriter, r *http.Request, u roster.User, field string) (controlBody, error) {
 	var b controlBody
+	if u.Role != consult.RoleCoordinator {
+		return b, errForbidden("only a coordinator may change a consult's routing")
+	}
 	if err := decode(w, r, &b); err != nil {
 		return b, err
 	}
@@ -70,7 +68,7 @@ func decodeControl(w http.ResponseWriter, r *http.Request, field string) (contro
 // changeUrgency lets a coordinator correct a consult's urgency. Its SLA deadlines become those
 // of the new urgency, counted from the request, and routing starts over under that policy.
 func (s *Server) changeUrgency(w http.ResponseWriter, r *http.Request, u roster.User) {
-	b, err := decodeControl(w, r, "urgency")
+	b, err := decodeControl(w, r, u, "urgency")
 	if err != nil {
 		apierror.Write(w, s.log, err)
 		return
@@ -83,7 +81,7 @@ func (s *Server) changeUrgency(w http.ResponseWriter, r *http.Request, u roster.
 
 // changeSpecialty lets a coordinator move a consult to another specialty; it is routed again.
 func (s *Server) changeSpecialty(w http.ResponseWriter, r *http.Request, u roster.User) {
-	b, err := decodeControl(w, r, "specialty")
+	b, err := decodeControl(w, r, u, "specialty")
 	if err != nil {
 		apierror.Write(w, s.log, err)
 		return
@@ -99,12 +97,12 @@ func (s *Server) changeSpecialty(w http.ResponseWriter, r *http.Request, u roste
 
 // snooze lets a coordinator mute an escalated consult's alarm for a number of minutes.
 func (s *Server) snooze(w http.ResponseWriter, r *http.Request, u roster.User) {
-	b, err := decodeControl(w, r, "minutes")
+	b, err := decodeControl(w, r, u, "minutes")
 	if err != nil {
 		apierror.Write(w, s.log, err)
 		return
 	}
-	if m := *b.Minutes; m < 1 || time.Duration(m)*time.Minute > consult.MaxSnooze {
+	if m := *b.Minutes; m < 1 || m > int(consult.MaxSnooze/time.Minute) {
 		apierror.Write(w, s.log, errInvalid("minutes", "must be between 1 and 1440"))
 		return
 	}

@@ -330,6 +330,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A client that does not resume gets what happens from its 101 on: it joins the hub first.
 	s := &stream{g: g, user: u.ID, key: session.Key(token), seq: g.connSeq.Add(1)}
 	s.client = hub.NewClient(consult.Actor{ID: u.ID, Role: u.Role, ClinicID: u.ClinicID}, g.cfg.Queue, s.wake)
+	// Notices (roster.changed) are frames outside the event sequence: only clients that ask for
+	// them get them, so that every frame a plain client reads is an event with a seq.
+	s.client.Notices = r.URL.Query().Get("notices") == "1"
 	client := s.client
 	if !resume {
 		after = g.hub.Register(client, 0)

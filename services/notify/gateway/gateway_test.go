@@ -116,6 +116,15 @@ func dial(t *testing.T, url, token string, after int64, opts ...func(*websocket.
 	return conn
 }
 
+// dialNotices opens a stream that also receives notices (roster.changed).
+func dialNotices(t *testing.T, url, token string) *websocket.Conn {
+	t.Helper()
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	conn, _, err := d.Dial(url+"?notices=1", http.Header{"Cookie": {session.CookieName + "=" + token}})
+	require.NoError(t, err)
+	return conn
+}
+
 func read(conn *websocket.Conn, wait time.Duration) (frame, error) {
 	_ = conn.SetReadDeadline(time.Now().Add(wait))
 	var f frame
@@ -314,9 +323,11 @@ func TestDisabledUserIsDisconnected(t *testing.T) {
 	go func() { _ = e.dir.Watch(ctx) }()
 	onc1 := dial(t, url, e.login(t, "onc1"), -1)
 	defer onc1.Close()
-	coord := dial(t, url, e.login(t, "coord1"), -1)
+	coord := dialNotices(t, url, e.login(t, "coord1"))
 	defer coord.Close()
-	require.Eventually(t, func() bool { return gw.Clients() == 2 }, 5*time.Second, 10*time.Millisecond)
+	plain := dial(t, url, e.login(t, "coord1"), -1)
+	defer plain.Close()
+	require.Eventually(t, func() bool { return gw.Clients() == 3 }, 5*time.Second, 10*time.Millisecond)
 
 	r, err := roster.Parse(roster.DemoJSON())
 	require.NoError(t, err)
@@ -334,8 +345,9 @@ func TestDisabledUserIsDisconnected(t *testing.T) {
 
 	_, err = read(onc1, 5*time.Second)
 	assert.Equal(t, gateway.CloseSessionEnded, closeCode(err), "got %v, want close %d", err, gateway.CloseSessionEnded)
-	require.Eventually(t, func() bool { return gw.Clients() == 1 }, 5*time.Second, 10*time.Millisecond)
-	// The coordinator stays connected and is told the roster changed, outside the sequence.
+	require.Eventually(t, func() bool { return gw.Clients() == 2 }, 5*time.Second, 10*time.Millisecond)
+	// The coordinator stays connected and, having asked for notices, is told the roster changed,
+	// outside the sequence; one who did not ask gets nothing.
 	_ = coord.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, msg, err := coord.ReadMessage()
 	require.NoError(t, err, "the coordinator must stay connected")
@@ -343,6 +355,9 @@ func TestDisabledUserIsDisconnected(t *testing.T) {
 	require.NoError(t, json.Unmarshal(msg, &notice))
 	assert.Equal(t, "roster.changed", notice["type"])
 	assert.NotContains(t, notice, "seq", "a notice is not part of the resume sequence")
+	_ = plain.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	_, msg, err = plain.ReadMessage()
+	assert.Error(t, err, "a client that did not ask for notices got %s", msg)
 }
 
 func TestResumeBeyondTheReplayWindowIsToldToReload(t *testing.T) {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/regionalconsult/broker/pkg/config"
 	"github.com/regionalconsult/broker/pkg/roster"
+	"github.com/regionalconsult/broker/services/routing/worker"
 )
 
 func main() {
@@ -66,7 +67,7 @@ type Config struct {
 	// RemindEvery is routing's re-alert interval for unseen offers.
 	RemindEvery time.Duration
 	// Waits, when set for an urgency, replaces its policies' step waits (routing's
-	// OFFER_TIMEOUT_*).
+	// STEP_WAIT_*).
 	Waits map[string]time.Duration
 	// SLA is the response-time targets consults are submitted with.
 	SLA config.SLA
@@ -118,13 +119,13 @@ func (c Config) Validate() error {
 }
 
 // parse reads the command line over the defaults; getenv gives the SLA windows (SLA_ACCEPT_*,
-// SLA_RECOMMEND_*) and step waits (OFFER_TIMEOUT_*) the services would use.
+// SLA_RECOMMEND_*) and step waits (STEP_WAIT_*) the services would use.
 func parse(args []string, getenv func(string) string, stderr io.Writer) (Config, options, error) {
 	cfg := DefaultConfig()
 	env := config.New(getenv)
 	cfg.SLA = env.SLA()
-	cfg.RemindEvery = env.Duration("REMIND_EVERY", cfg.RemindEvery)
-	cfg.Waits = env.PerUrgency("OFFER_TIMEOUT", 0, 0, 0)
+	routing := worker.LoadSettings(env)
+	cfg.RemindEvery, cfg.Waits = routing.RemindEvery, routing.Waits
 	if err := env.Err(); err != nil {
 		return Config{}, options{}, err
 	}

@@ -320,7 +320,7 @@ func TestRun(t *testing.T) {
 
 func TestSLAFromEnvironment(t *testing.T) {
 	t.Parallel()
-	env := map[string]string{"SLA_ACCEPT_EMERGENT": "5m", "OFFER_TIMEOUT_URGENT": "1m"}
+	env := map[string]string{"SLA_ACCEPT_EMERGENT": "5m", "STEP_WAIT_URGENT": "1m"}
 	cfg, _, err := parse(nil, func(k string) string { return env[k] }, &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.Equal(t, 5*time.Minute, cfg.SLA.AcceptWithin["emergent"], "got %s, want 5m", cfg.SLA.AcceptWithin["emergent"])

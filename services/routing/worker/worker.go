@@ -44,13 +44,16 @@ type Facts interface {
 // Settings is routing's own configuration beside the roster's escalation policies.
 type Settings = dispatch.Settings
 
-// LoadSettings reads REMIND_EVERY (default 2 minutes) and OFFER_TIMEOUT_EMERGENT, _URGENT and
+// LoadSettings reads REMIND_EVERY (default 2 minutes) and STEP_WAIT_EMERGENT, _URGENT and
 // _ROUTINE, which, when set, replace the wait of every escalation step for that urgency (for
 // drills and tests; the roster's policies set the waits otherwise).
 func LoadSettings(env *config.Env) Settings {
 	s := dispatch.DefaultSettings()
 	s.RemindEvery = env.Duration("REMIND_EVERY", s.RemindEvery)
-	s.Waits = env.PerUrgency("OFFER_TIMEOUT", 0, 0, 0)
+	s.Waits = env.PerUrgency("STEP_WAIT", 0, 0, 0)
+	for _, u := range []string{"EMERGENT", "URGENT", "ROUTINE"} {
+		env.Retired("OFFER_TIMEOUT_"+u, "escalation policies in the roster set how long each step waits (STEP_WAIT_"+u+" overrides them for drills)")
+	}
 	return s
 }
 
@@ -117,8 +120,11 @@ func (w *Worker) next(ctx context.Context, c *consult.Consult, now time.Time) (e
 	if c.Routable() && len(c.Offers) == 0 {
 		var err error
 		if facts, err = w.facts.Facts(ctx, dispatch.People(c, r, now)); err != nil {
-			w.log.Warn("routing without availability and load", "consult_id", c.ID, "err", err)
-			facts = dispatch.Facts{}
+			if ctx.Err() != nil {
+				return event.Event{}, false, ctx.Err()
+			}
+			// What is known (availability, at least) still orders the candidates.
+			w.log.Warn("routing with part of what is known of people", "consult_id", c.ID, "err", err)
 		}
 	}
 	return dispatch.Next(c, r, facts, w.settings, now)

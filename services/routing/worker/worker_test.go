@@ -40,12 +40,15 @@ func startWorker(t *testing.T, b *bus.Bus, wait time.Duration) (stop func()) {
 	return startWorkerWith(t, b, s)
 }
 
+// synced is an availability source that has loaded everything.
+var synced = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 // people is the facts about people from a real Redis, under a prefix of the test's own.
 func people(t *testing.T) *worker.People {
 	t.Helper()
 	rdb, _ := testenv.Redis(t)
 	prefix := "t-" + ulid.Make().String() + ":"
-	return worker.NewPeople(presence.New(rdb, prefix, 30*time.Second), readmodel.New(rdb, prefix), func(string) string { return "" })
+	return worker.NewPeople(presence.New(rdb, prefix, 30*time.Second), readmodel.New(rdb, prefix), func(string) string { return "" }, synced)
 }
 
 func startWorkerWith(t *testing.T, b *bus.Bus, s worker.Settings) (stop func()) {

@@ -24,6 +24,8 @@ const (
 // Client is one connection of one user.
 type Client struct {
 	Actor consult.Actor
+	// Notices is set when the client asked for notices as well as events.
+	Notices bool
 	// Send carries frames to the connection's writer. The hub ends the client instead of
 	// blocking when it is full.
 	Send chan Frame
@@ -221,11 +223,15 @@ func (h *Hub) Publish(f Frame, before, after *consult.Consult) {
 }
 
 // Notify queues data, a notice outside the event sequence (it has no seq and is not replayed),
-// to every coordinator. A coordinator whose queue is full is dropped, as for events.
+// to every coordinator that asked for notices. A notice never costs a client its connection: one
+// that does not fit the queue is dropped, and the client reloads what it shows when it resumes.
 func (h *Hub) Notify(data []byte) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for c := range h.coordinators {
+		if !c.Notices {
+			continue
+		}
 		select {
 		case <-c.ended:
 			continue
@@ -235,7 +241,6 @@ func (h *Hub) Notify(data []byte) {
 		case c.Send <- Frame{Data: data}:
 			c.notify()
 		default:
-			c.end(Slow)
 		}
 	}
 }

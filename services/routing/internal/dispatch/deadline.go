@@ -52,6 +52,10 @@ func (s Settings) Deadlines(c *consult.Consult, e event.Event) []Deadline {
 		sla(e.Request.AcceptBy, e.Request.RecommendBy)
 	case event.UrgencyChanged:
 		sla(e.AcceptBy, e.RecommendBy)
+	case event.SpecialtyChanged:
+		if c.AcceptedAt.IsZero() { // nobody owns it now: the accept clock runs again
+			sla(c.SLA.AcceptBy, time.Time{})
+		}
 	case event.Offered, event.CoordinatorsAlerted:
 		ds = append(ds, Deadline{Kind: Expire, Position: e.Position, At: e.ExpiresAt})
 	case event.Snoozed:

@@ -108,7 +108,10 @@ func Next(c *consult.Consult, r *roster.Roster, facts Facts, s Settings, now tim
 			return event.Event{}, false, nil // the coordinators have until the step ends
 		}
 		round, step, triedStep, triedRound = esc.Round, esc.Step, esc.Tried, esc.RoundTried
-		if esc.Target == roster.TargetCoordinators || step > len(p.Steps) {
+		switch {
+		case round < 1 || step < 1: // offered before steps were recorded: the first step, once more
+			round, step = 1, 1
+		case esc.Target == roster.TargetCoordinators || step > len(p.Steps):
 			round, step, triedStep = advance(round, step, len(p.Steps))
 		}
 	}
