@@ -5,10 +5,15 @@
 package acceptance
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
+	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -89,6 +94,8 @@ func Run(t *testing.T, target Target) {
 	t.Run("CoordinatorControls", s.coordinatorControls)
 	t.Run("RedFlagsRaiseUrgency", s.redFlags)
 	t.Run("TwoRoutersOneKilledMidEscalation", s.twoRouters)
+	t.Run("AwaySpecialistsAreNotOffered", s.awaySpecialist)
+	t.Run("AttachmentsCheckedStoredAndShownToWhoMaySee", s.attachments)
 }
 
 func (s *suite) client(t *testing.T, user string) *apiclient.Client {
@@ -725,4 +732,100 @@ func (s *suite) twoRouters(t *testing.T) {
 	if err == nil {
 		assert.NotContains(t, ids, extra.ConsultID, "got an extra %s after escalation", extra.Type)
 	}
+}
+
+// awaySpecialist has the primary on call set themselves away: routing passes over them.
+func (s *suite) awaySpecialist(t *testing.T) {
+	ref, onc1, coord := s.client(t, "referrer1"), s.client(t, "onc1"), s.client(t, "coord1")
+	set := func(state string) {
+		t.Helper()
+		var out struct {
+			Profile struct {
+				Availability string `json:"availability"`
+			} `json:"profile"`
+		}
+		_, err := onc1.Do(s.ctx, http.MethodPut, "/api/v1/me/profile", map[string]string{"availability": state}, nil, &out)
+		require.NoError(t, err)
+		require.Equal(t, state, out.Profile.Availability)
+	}
+	status, _ := ref.Do(s.ctx, http.MethodPut, "/api/v1/me/profile", map[string]string{"availability": "away"}, nil, nil)
+	assert.Equal(t, http.StatusForbidden, status, "a referrer setting availability")
+	set("away")
+	defer set("available")
+	coordSt, err := coord.Stream(s.ctx, -1)
+	require.NoError(t, err)
+	defer coordSt.Close()
+	// Availability reaches every router through its watch: try fresh consults until one shows
+	// it (at once, in practice), then check the next one too.
+	passedOver := false
+	for try := 0; try < 20 && !passedOver; try++ {
+		c, _ := s.submit(t, ref, "routine", unique("Primary away"), "")
+		f := await(t, coordSt, c.ID, "consult.offered")
+		passedOver = slices.Equal([]string{"u-onc2"}, offeredTo(t, []apiclient.Frame{f}))
+	}
+	require.True(t, passedOver, "the away primary was still offered consults")
+	c, _ := s.submit(t, ref, "routine", unique("Primary still away"), "")
+	f := await(t, coordSt, c.ID, "consult.offered")
+	assert.Equal(t, []string{"u-onc2"}, offeredTo(t, []apiclient.Frame{f}), "with the primary away")
+}
+
+// attachments uploads a lab report image, attaches it to a consult and reads it back as the
+// coordinator; a file that is not a PDF, JPEG or PNG is refused, and another clinic cannot read it.
+func (s *suite) attachments(t *testing.T) {
+	ref, coord, other := s.client(t, "referrer1"), s.client(t, "coord1"), s.client(t, "referrer2")
+	var buf bytes.Buffer
+	img := image.NewRGBA(image.Rect(0, 0, 40, 30))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i)
+	}
+	require.NoError(t, png.Encode(&buf, img))
+	upload := func(c *apiclient.Client, name string, data []byte) (int, string) {
+		t.Helper()
+		var out struct {
+			Attachment struct {
+				ID   string `json:"id"`
+				Type string `json:"type"`
+			} `json:"attachment"`
+		}
+		status, _ := c.Do(s.ctx, http.MethodPost, "/api/v1/attachments", data,
+			http.Header{"Content-Type": {"application/pdf"}, "X-Filename": {url.PathEscape(name)}}, &out)
+		if status == http.StatusCreated {
+			assert.Equal(t, "image/png", out.Attachment.Type, "the type comes from the content, not the header")
+		}
+		return status, out.Attachment.ID
+	}
+	status, _ := upload(ref, "report.pdf", []byte("<html><script>alert(1)</script></html>"))
+	assert.Equal(t, http.StatusBadRequest, status, "an HTML page sent as a PDF")
+	status, _ = upload(coord, "cbc.png", buf.Bytes())
+	assert.Equal(t, http.StatusForbidden, status, "a coordinator uploading")
+	status, id := upload(ref, "تحليل الدم.png", buf.Bytes())
+	require.Equal(t, http.StatusCreated, status)
+
+	var c Consult
+	_, err := ref.Do(s.ctx, http.MethodPost, "/api/v1/consults", map[string]any{
+		"urgency": "routine", "specialty": "pediatric-hematology", "patient": map[string]any{"age_years": 3, "sex": "female"},
+		"question": unique("Blood count attached"), "attachments": []string{id},
+	}, nil, &c)
+	require.NoError(t, err)
+	get := func(cl *apiclient.Client) (int, []byte) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(s.ctx, http.MethodGet, s.target.Base+"/api/v1/consults/"+c.ID+"/attachments/"+id, nil)
+		require.NoError(t, err)
+		resp, err := cl.HTTP.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, data
+	}
+	status, data := get(coord)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, buf.Bytes(), data, "the file read back")
+	status, _ = get(other)
+	assert.Contains(t, []int{http.StatusForbidden, http.StatusNotFound}, status, "another clinic reading the file")
+	status, _ = ref.Do(s.ctx, http.MethodPost, "/api/v1/consults", map[string]any{
+		"urgency": "routine", "specialty": "pediatric-hematology", "patient": map[string]any{"age_years": 3, "sex": "female"},
+		"question": "q", "attachments": []string{"01J00000000000000000000000"},
+	}, nil, nil)
+	assert.Equal(t, http.StatusBadRequest, status, "an attachment nobody uploaded")
 }
