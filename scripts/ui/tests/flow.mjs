@@ -1,9 +1,18 @@
 // 1. The whole path across three browser contexts: referrer1 switches to Arabic, fills
-// the pediatric-oncology form with its specialty fields, attaches a PNG (scaled in the
-// browser) and sends it; onc1 (Hebrew) gets the live offer and accepts; coord1 sees it
-// move to accepted live; the attachment is listed on the consult.
-import { person, signIn, setLocale, step, check, pending, log, api, missing, png, fillDetails, imageSize, OUT } from '../lib.mjs';
+// the pediatric-oncology form with its specialty fields (febrile neutropenia: the red-flag
+// rule raises the urgency to emergent), attaches a PNG (scaled in the browser) and sends
+// it; onc1 (Hebrew) gets the live offer and accepts; coord1 sees it move to accepted live;
+// the referrer's receipt follows live without losing the keyboard focus; the attachment
+// and the details (units left to right, dates in words) are on the consult.
+import { person, signIn, setLocale, step, check, pending, log, api, missing, png, imageSize, OUT } from '../lib.mjs';
 import path from 'node:path';
+
+// A child with B-cell ALL in induction, febrile and neutropenic: what a referrer would send.
+const yesterday = () => new Date(Date.now() - 86400000).toISOString().slice(0, 10);
+const ONCOLOGY = {
+  diagnosis: 'B-cell ALL', stage: 'high risk', current_treatment: 'AIEOP-BFM 2017 induction', cycle: '1',
+  wbc: '18.2', anc: '0.3', hemoglobin: '9.1', platelets: '110', counts_date: yesterday, fever: 'true', temperature_c: '38.9',
+};
 
 export default async function flow(shared) {
   const { browser } = shared;
@@ -32,7 +41,8 @@ export default async function flow(shared) {
     await r.goto('/new');
     await r.locator('#f-specialty option[value="pediatric-oncology"]').waitFor({ state: 'attached' });
     await r.locator('#f-specialty').selectOption('pediatric-oncology');
-    await r.locator('#f-urgency').selectOption('emergent');
+    // Asked as urgent: fever with ANC below 0.5 makes it emergent on the server.
+    await r.locator('#f-urgency').selectOption('urgent');
     await r.locator('#f-age').fill('7');
     await r.locator('#f-sex').selectOption('female');
     await r.locator('#f-reference').fill('HEB-FLOW-1');
@@ -44,8 +54,17 @@ export default async function flow(shared) {
     const spec = (await api(ref, 'GET', '/api/v1/specialties')).body?.specialties?.find((s) => s.slug === 'pediatric-oncology');
     if (!spec?.form?.length) pending('GET /api/v1/specialties has no `form` for pediatric-oncology yet');
     await r.locator('#details-fields:not([hidden])').waitFor();
-    detailsFilled = await fillDetails(r);
-    check(detailsFilled === spec.form.length, `filled ${detailsFilled} detail fields, the form has ${spec.form.length}`);
+    const unknown = spec.form.filter((f) => !(f.key in ONCOLOGY)).map((f) => f.key);
+    check(!unknown.length, `the oncology form has fields this test does not know: ${unknown}`);
+    for (const f of spec.form) {
+      const el = r.locator(`[name="details.${f.key}"]`);
+      const v = typeof ONCOLOGY[f.key] === 'function' ? ONCOLOGY[f.key]() : ONCOLOGY[f.key];
+      if (await el.evaluate((e) => e.tagName === 'SELECT')) await el.selectOption(v); else await el.fill(v);
+      detailsFilled++;
+    }
+    // The date control is the browser's; the page says the chosen date in its own words.
+    const hint = await r.locator('#f-d-counts_date-hint').innerText();
+    check(hint && !hint.includes(yesterday()), `the date field's hint does not say the date in words: "${hint}"`);
     const label = await r.locator('#details-fields label').first().innerText();
     const want = spec.form[0].label?.ar;
     check(!want || label.includes(want), `detail label "${label}" is not the Arabic label "${want}"`);
@@ -64,20 +83,39 @@ export default async function flow(shared) {
     attached = true;
   });
 
-  await step('flow: submit and a plain receipt with the time and who has it', async () => {
+  await step('flow: submit and a plain receipt with the date, the time and who has it', async () => {
     await r.screenshot({ path: path.join(OUT, 'flow-referrer-form-ar.png'), fullPage: true });
     await r.locator('#f-submit').click();
-    const receipt = r.locator('#receipt[data-consult-id]');
+    const receipt = r.locator('#receipt[data-consult-id]:not([hidden])');
     await receipt.waitFor();
     id = await receipt.getAttribute('data-consult-id');
     const created = await receipt.getAttribute('data-created-at');
-    const want = await r.evaluate((iso) => new Intl.DateTimeFormat('ar', { hour: '2-digit', minute: '2-digit' }).format(new Date(iso)), created);
+    const want = await r.evaluate((iso) => new Intl.DateTimeFormat('ar', { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso)), created);
     const text = await receipt.innerText();
-    check(text.includes(`استلم المستشفى الطلب الساعة ${want}`), `receipt does not say when the hospital received it: "${text}"`);
+    check(text.includes(`استلم المستشفى الطلب في ${want}`), `receipt does not say when the hospital received it: "${text}"`);
+    check(!/null|undefined/.test(text), `the receipt shows "null" or "undefined": "${text}"`);
     check(await r.evaluate(() => !localStorage.getItem(Object.keys(localStorage).find((k) => k.startsWith('consults.draft.')) || 'x')), 'the draft was not cleared');
     log(`referrer: consult ${id}: "${text.split('\n')[0]}"`);
   });
   shared.flowId = id;
+
+  await step('flow: the red-flag rule raised the urgency to emergent, and the receipt says why', async () => {
+    check(id, 'no consult was sent');
+    const receipt = r.locator('#receipt');
+    check(await receipt.getAttribute('data-urgency') === 'emergent', `urgency on the receipt: ${await receipt.getAttribute('data-urgency')}`);
+    const raised = await r.locator('#receipt .raised').innerText();
+    check(raised.includes('طارئة') && /neutropenia/i.test(raised), `the receipt does not say the urgency was raised, and why: "${raised}"`);
+    const c = (await api(ref, 'GET', `/api/v1/consults/${id}`)).body;
+    check(c?.urgency === 'emergent' && c?.requested_urgency === 'urgent', `server: urgency ${c?.urgency}, requested ${c?.requested_urgency}`);
+  });
+
+  await step('flow: keyboard focus on the receipt\'s link survives a live update', async () => {
+    check(id, 'no consult was sent');
+    await r.locator('#receipt-open').focus();
+    // A live frame (a name arriving, an offer) re-renders the page; the focused link stays.
+    await r.waitForTimeout(600);
+    check(await r.evaluate(() => document.activeElement?.id) === 'receipt-open', 'focus left the receipt\'s link');
+  });
 
   await step('flow: the specialist gets the live offer and accepts it', async () => {
     check(id, 'no consult was sent');
@@ -99,11 +137,13 @@ export default async function flow(shared) {
     check(/Noa Levi/.test(who), `the queue does not say who has it: "${who}"`);
   });
 
-  await step('flow: the referrer\'s receipt turns to accepted live, naming the specialist', async () => {
+  await step('flow: the referrer\'s receipt turns to accepted live, naming the specialist, focus kept', async () => {
     check(id, 'no consult was sent');
     await r.locator(`#receipt[data-consult-id="${id}"][data-status="accepted"]`).waitFor();
     const text = await r.locator('#receipt').innerText();
     check(/Noa Levi/.test(text), `receipt does not name who has it: "${text}"`);
+    check(!/null|undefined/.test(text), `the receipt shows "null" or "undefined": "${text}"`);
+    check(await r.evaluate(() => document.activeElement?.id) === 'receipt-open', 'the live update took the focus off the receipt\'s link');
   });
 
   await step('flow: the attachment is listed on the consult and opens', async () => {
@@ -132,5 +172,13 @@ export default async function flow(shared) {
     await onc.page.locator('#details dd[data-key]').first().waitFor();
     const n = await onc.page.locator('#details dd[data-key]').count();
     check(n === detailsFilled, `${n} details shown, ${detailsFilled} sent`);
+    // Hebrew is right to left; the unit keeps its own order in an isolate.
+    const wbc = onc.page.locator('#details dd[data-key="wbc"] bdi[dir="ltr"]');
+    check(await wbc.count() === 1 && (await wbc.innerText()) === '×10⁹/L', 'the WBC unit is not in a left-to-right <bdi>');
+    const date = await onc.page.locator('#details dd[data-key="counts_date"]').innerText();
+    check(!/^\d{4}-\d{2}-\d{2}$/.test(date.trim()), `the date is shown as stored, not in words: "${date}"`);
+    const requested = await onc.page.locator('#timeline li[data-type="consult.requested"]').innerText();
+    check(/neutropenia/i.test(requested), `the timeline does not say why the urgency was raised: "${requested}"`);
+    check(await onc.page.locator('#consult-detail[data-urgency="emergent"]').count() === 1, 'the consult is not shown as emergent');
   });
 }

@@ -27,6 +27,30 @@ export default async function rtl(shared) {
       check(labelWidth.right >= b.input.right - 2, `label text ends at ${labelWidth.right}, input right is ${b.input.right}`);
     });
   }
+  await step('rtl: units keep their left-to-right order in Arabic labels (<bdi dir=ltr>)', async () => {
+    await setLocale(ref, 'ar');
+    await r.goto('/new');
+    await r.locator('#f-specialty option[value="pediatric-oncology"]').waitFor({ state: 'attached' });
+    await r.locator('#f-specialty').selectOption('pediatric-oncology');
+    const spec = (await api(ref, 'GET', '/api/v1/specialties')).body?.specialties?.find((s) => s.slug === 'pediatric-oncology');
+    const withUnit = spec?.form?.find((f) => f.unit === '×10⁹/L');
+    if (!withUnit) pending('no field with the unit ×10⁹/L in the pediatric-oncology form');
+    const got = await r.evaluate((key) => {
+      const bdi = document.querySelector(`label[for="f-d-${key}"] bdi`);
+      if (!bdi) return null;
+      // In left-to-right order the "×" comes first, at the left; the "L" last, at the right.
+      const range = document.createRange();
+      const text = bdi.firstChild;
+      range.setStart(text, 0); range.setEnd(text, 1);
+      const first = range.getBoundingClientRect().left;
+      range.setStart(text, text.length - 1); range.setEnd(text, text.length);
+      const last = range.getBoundingClientRect().left;
+      return { dir: bdi.getAttribute('dir'), text: bdi.textContent, first, last, label: bdi.parentElement.textContent };
+    }, withUnit.key);
+    check(got, `the label of ${withUnit.key} has no <bdi> for its unit`);
+    check(got.dir === 'ltr' && got.text === '×10⁹/L', `unit: ${JSON.stringify(got)}`);
+    check(got.first < got.last, `the unit reads right to left: "×" at ${got.first}, "L" at ${got.last}`);
+  });
   await step('rtl: English keeps labels at the left', async () => {
     await setLocale(ref, 'en');
     const b = await boxes();
@@ -64,6 +88,17 @@ export default async function rtl(shared) {
     const msg = await r.locator(`#${await el.getAttribute('id')}-error`).innerText();
     check(msg.length > 0, 'no message next to the field the server refused');
     check(await r.locator('#receipt').isHidden(), 'a refused consult shows a receipt');
+    await r.locator('#f-clear').click();
+  });
+  await step('rtl: the skip link moves the focus to the content, and the screen keeps what was typed', async () => {
+    await r.goto('/new');
+    await r.locator('#f-question').fill('Typed before skipping');
+    await r.locator('a.skip').focus();
+    await r.keyboard.press('Enter');
+    await r.waitForTimeout(100);
+    const got = await r.evaluate(() => ({ focus: document.activeElement?.id, hash: location.hash, q: document.getElementById('f-question')?.value }));
+    check(got.focus === 'app', `focus is on "${got.focus}", want the content (#app)`);
+    check(got.q === 'Typed before skipping', `the form was rebuilt: the question holds "${got.q}"`);
     await r.locator('#f-clear').click();
   });
   await ref.context.close();

@@ -1,5 +1,5 @@
-// 5. Each role's main screen in each language (and the referrer's form on a 360 px phone
-// in Arabic, a consult's print view, the on-call board and the figures), saved under OUT.
+// 5. Each role's main screen in each language (and each role on a 360 px phone, a
+// consult's print view, the on-call board and the figures), saved under OUT.
 // Each screen is also checked: nothing left untranslated, no sideways scrolling, a label
 // for every field, and text contrast of at least 4.5:1 (3:1 for large text).
 import path from 'node:path';
@@ -169,6 +169,19 @@ export default async function screens(shared) {
     await setLocale(coord, 'he');
     await coord.page.waitForFunction(async () => (await (await fetch('/api/v1/me/profile')).json()).profile?.locale === 'he');
     await setLocale(coord, 'en');
+  });
+  await step('screens: the specialist\'s inbox and a consult on a 360 px phone in Hebrew', async () => {
+    check(shared.flowId, 'the flow test sent no consult');
+    const phone = await signIn(await person(shared.browser, 'specialist (phone)', { viewport: { width: 360, height: 740 } }), 'onc1');
+    await setLocale(phone, 'he');
+    await phone.page.goto('/inbox');
+    await phone.page.locator('#offers li').first().waitFor();
+    await shoot(phone, 'specialist-inbox-360-he', 'he');
+    await phone.page.goto(`/consults/${shared.flowId}`);
+    await phone.page.locator('#consult-detail #timeline li').first().waitFor();
+    await shoot(phone, 'specialist-consult-360-he', 'he');
+    await setLocale(phone, 'en');
+    await phone.context.close();
   });
   log(`screenshots in ${OUT}`);
 }

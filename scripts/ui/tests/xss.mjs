@@ -1,13 +1,19 @@
-// 4. Clinical text never runs: a question carrying markup shows as literal text for the
-// specialist and the coordinator, and no dialog opens. Also: the coordinator's controls
-// in a keyboard-driven dialog, an offer taken away live from the specialist who held it,
-// and a decline with a reason.
-import { person, signIn, setLocale, step, check, pending, log, api, missing, waitFor } from '../lib.mjs';
+// 4. Clinical text never runs: markup in the question, the summary, a specialty field, an
+// attachment's file name, a message and a decline reason shows as literal text for the
+// referrer, the specialist and the coordinator, and no dialog opens. Also: the
+// coordinator's controls in a keyboard-driven dialog, an offer taken away live from the
+// specialist who held it, and a decline with a reason.
+import { person, signIn, setLocale, step, check, pending, log, api, missing, waitFor, png } from '../lib.mjs';
 
 const PAYLOAD = '<img src=x onerror=alert(1)><script>alert(2)</script>';
+// A file name cannot hold "/": the server keeps what follows the last one.
+const FILE_PAYLOAD = '<img src=x onerror=alert(3)>.png';
 
-async function submit(ref, question, urgency) {
+const receiptId = (page) => page.evaluate(() => Object.entries(sessionStorage).find(([k]) => k.startsWith('consults.receipt.'))?.[1] || '');
+
+async function submit(ref, question, urgency, { summary, diagnosis, file } = {}) {
   const r = ref.page;
+  const before = await receiptId(r);
   await r.goto('/new');
   await r.locator('#f-specialty option[value="pediatric-oncology"]').waitFor({ state: 'attached' });
   await r.locator('#f-specialty').selectOption('pediatric-oncology');
@@ -15,6 +21,7 @@ async function submit(ref, question, urgency) {
   await r.locator('#f-age').fill('9');
   await r.locator('#f-sex').selectOption('male');
   await r.locator('#f-question').fill(question);
+  if (summary) await r.locator('#f-summary').fill(summary);
   // Required specialty fields, when the server has a form.
   const required = r.locator('#details-fields :is(input,select,textarea)[required]');
   for (let i = 0; i < await required.count(); i++) {
@@ -25,16 +32,44 @@ async function submit(ref, question, urgency) {
     else if (tag.endsWith('date')) await el.fill(new Date().toISOString().slice(0, 10));
     else await el.fill('n/a');
   }
+  if (diagnosis) await r.locator('[name="details.diagnosis"]').fill(diagnosis);
+  if (file) {
+    await r.locator('#f-files').setInputFiles({ name: FILE_PAYLOAD, mimeType: 'image/png', buffer: png(40, 30) });
+    // The picked file's name shows as typed, as text.
+    const name = await r.locator('#files .file-name').first().innerText();
+    check(name.includes('onerror=alert(3)'), `the file list does not show the file's name as text: "${name}"`);
+    await r.locator('#files li[data-state="done"]').waitFor();
+    await inert(ref, 'form with an attachment', 'onerror=alert(3)');
+  }
   await r.locator('#f-submit').click();
-  await r.locator('#receipt[data-consult-id]').waitFor();
-  return r.locator('#receipt').getAttribute('data-consult-id');
+  return waitFor(() => r.evaluate((b) => {
+    const e = document.getElementById('receipt');
+    return e && !e.hidden && e.dataset.consultId && e.dataset.consultId !== b ? e.dataset.consultId : '';
+  }, before), 'no receipt for the new consult');
 }
 
-async function inert(p, where) {
+async function inert(p, where, text = PAYLOAD) {
   const n = await p.page.evaluate(() => ({ img: document.querySelectorAll('img').length, script: document.querySelectorAll('script').length }));
   check(n.img === 0, `${p.label}: ${n.img} <img> element(s) on the page (${where}): clinical text parsed as HTML`);
   check(n.script === 1, `${p.label}: ${n.script} <script> elements (${where}), want only the app's`);
-  check(await p.page.getByText(PAYLOAD, { exact: false }).count() > 0, `${p.label}: the literal text ${PAYLOAD} is not shown (${where})`);
+  check(await p.page.getByText(text, { exact: false }).count() > 0, `${p.label}: the literal text ${text} is not shown (${where})`);
+}
+
+// consultInert opens the consult and checks each part that holds typed text.
+async function consultInert(p, id, { message } = {}) {
+  const page = p.page;
+  await page.goto(`/consults/${id}`);
+  await page.locator(`#consult-detail[data-consult-id="${id}"] .question`).first().waitFor();
+  const texts = await page.locator('#consult-detail .question').allInnerTexts();
+  check(texts.filter((x) => x.includes(PAYLOAD)).length === 2, `${p.label}: the question and the summary do not both show the literal payload`);
+  const dx = page.locator('#details dd[data-key="diagnosis"]');
+  if (await dx.count()) check((await dx.innerText()).includes(PAYLOAD), `${p.label}: the diagnosis does not show the literal payload`);
+  const file = await page.locator('#attachments a').first().innerText().catch(() => '');
+  check(file.includes('onerror=alert(3)'), `${p.label}: the attachment's name is not shown as text: "${file}"`);
+  if (message) {
+    await page.locator('#thread .body').filter({ hasText: message }).first().waitFor();
+  }
+  await inert(p, `consult of ${id}`);
 }
 
 export default async function xss(shared) {
@@ -45,8 +80,14 @@ export default async function xss(shared) {
   const question = `Payload ${Date.now()} ${PAYLOAD} — read as text?`;
   let id = '';
 
-  await step('xss: markup in the question is literal text for the specialist and the coordinator', async () => {
-    id = await submit(ref, question, 'urgent');
+  await step('xss: markup in the question, summary, details, file name and a message is literal text for everyone', async () => {
+    id = await submit(ref, question, 'urgent', { summary: `Summary ${PAYLOAD} end`, diagnosis: `Dx ${PAYLOAD}`, file: true });
+    // The referrer writes a message with markup in it.
+    const message = `Message ${PAYLOAD} — read as text?`;
+    await ref.page.goto(`/consults/${id}`);
+    await ref.page.locator('#message-form:not([hidden]) #d-message').fill(message);
+    await ref.page.locator('#message-form button[data-action="message"]').click();
+    await ref.page.locator('#thread .body').filter({ hasText: 'Message <img' }).first().waitFor();
     await onc.page.goto('/inbox');
     const card = onc.page.locator(`#offers li[data-consult-id="${id}"]`);
     await card.waitFor();
@@ -57,12 +98,7 @@ export default async function xss(shared) {
     await row.waitFor();
     check((await row.locator('td[data-label="Question"]').innerText()).includes('<img src=x'), 'the queue does not show the literal payload');
     await inert(coord, 'queue');
-    await coord.page.goto(`/consults/${id}`);
-    await coord.page.locator(`#consult-detail[data-consult-id="${id}"] .question`).first().waitFor();
-    await inert(coord, 'consult');
-    await ref.page.goto(`/consults/${id}`);
-    await ref.page.locator(`#consult-detail[data-consult-id="${id}"] .question`).first().waitFor();
-    await inert(ref, 'consult');
+    for (const p of [coord, ref, onc]) await consultInert(p, id, { message: 'Message <img' });
   });
 
   await step('xss: the coordinator\'s dialog works by keyboard, traps focus and closes on Escape', async () => {
@@ -152,14 +188,15 @@ export default async function xss(shared) {
     await card.waitFor();
     await card.locator('button[data-action="decline"]').click();
     await card.locator('.decline-box input[value="capacity"]').check();
-    await card.locator('.decline-box textarea').fill('Back on Sunday');
+    await card.locator('.decline-box textarea').fill(`Back on Sunday ${PAYLOAD}`);
     await card.locator('button[data-action="confirm-decline"]').click();
     await card.waitFor({ state: 'detached' });
     await coord.page.goto(`/consults/${other}`);
     const declined = coord.page.locator('#timeline li[data-type="consult.declined"]');
     await declined.waitFor();
     const text = await declined.innerText();
-    check(/Back on Sunday/.test(text), `timeline does not show the reason: "${text}"`);
+    check(text.includes(`Back on Sunday ${PAYLOAD}`), `timeline does not show the reason as text: "${text}"`);
+    await inert(coord, 'timeline with a decline reason');
     if (holder !== onc) await holder.context.close();
   });
   await ref.context.close();

@@ -1,8 +1,8 @@
 // The clinicians' app: session, profile and language, header and routes; the
 // screens live in js/.
 import { api, setUnauthenticatedHandler, isMissing } from './js/api.js';
-import { strings as S, t, setLocale, pick, browserLocale, locale, LOCALES } from './js/i18n.js';
-import { h, flash, go, setRouter, select } from './js/dom.js';
+import { strings as S, t, num, setLocale, pick, browserLocale, locale, LOCALES } from './js/i18n.js';
+import { h, flash, flashError, errorNodes, announce, go, setRouter, select, closeDialogs } from './js/dom.js';
 import { state, onChange, changed, connect, disconnect, resetState, setSessionEndedHandler, loadSpecialties, reload, role } from './js/store.js';
 import { newConsultView, myConsultsView, resumeDraft, endDraftSession } from './js/referrer.js';
 import { inboxView, liveOffers } from './js/specialist.js';
@@ -39,7 +39,13 @@ const ROUTES = [
   [/^\/figures$/, figuresView, 'coordinator'],
 ];
 
-function route() {
+// route shows the screen of the address. From the history (popstate), an address that
+// differs only in its #fragment is the same screen: nothing is rebuilt.
+let shown = '';
+function route(e) {
+  if (e?.type === 'popstate' && view && location.pathname + location.search === shown) return;
+  shown = location.pathname + location.search;
+  closeDialogs();
   view?.unmount?.();
   view = null;
   app.replaceChildren();
@@ -79,6 +85,7 @@ const userLocale = () => pick(state.profile?.locale, localStorage.getItem(locale
 // ---- header ----
 let headerKey = null;
 let connEl = null;
+let connTimer = 0;
 let alertEl = null;
 let availEl = null;
 function renderHeader() {
@@ -86,8 +93,9 @@ function renderHeader() {
   const n = me ? waiting() : 0;
   document.title = n ? t(S.titleCount, { n, app: S.appName }) : S.appName;
   topbar.hidden = false;
-  // Rebuilt only when what it shows changes, so focus on its controls survives updates.
-  const key = me ? `${me.id}|${location.pathname}|${n}|${locale()}|${isMissing('profile')}|${!!state.profile}` : `-|${locale()}`;
+  // Rebuilt only when what it shows changes, so focus on its controls survives updates; the
+  // count of what waits changes in place.
+  const key = me ? `${me.id}|${location.pathname}|${locale()}|${isMissing('profile')}|${!!state.profile}` : `-|${locale()}`;
   if (key !== headerKey) {
     const hadFocus = topbar.contains(document.activeElement) ? document.activeElement.id : '';
     headerKey = key;
@@ -95,7 +103,7 @@ function renderHeader() {
     langSel.value = locale();
     langSel.addEventListener('change', () => chooseLocale(langSel.value, true));
     const lang = h('div', { class: 'hfield' }, h('label', { for: 'locale', class: 'sr-only', text: S.language }), langSel);
-    connEl = me && h('span', { id: 'conn', class: 'conn', role: 'status', title: S.connection });
+    connEl = me && h('span', { id: 'conn', class: 'conn', title: S.connection });
     alertEl = me && (role() === 'specialist' || role() === 'coordinator') ? h('button', { id: 'alerts', type: 'button', class: 'alerts' }) : null;
     availEl = null;
     let avail = null;
@@ -110,15 +118,25 @@ function renderHeader() {
       h('a', { href: '#app', class: 'skip', text: S.skip }),
       h('h1', {}, me ? h('a', { href: home(), text: S.appName }) : S.appName),
       ...(me ? [
-        h('nav', { 'aria-label': S.nav.label }, (NAV[role()] || []).map(([href, k, counts]) => h('a', { href, 'aria-current': location.pathname === href ? 'page' : null },
-          S.nav[k], counts && n ? h('span', { class: 'count', text: n }) : null))),
+        h('nav', { 'aria-label': S.nav.label }, (NAV[role()] || []).map(([href, k, counts]) => h('a', { href, id: `nav-${k}`, 'aria-current': location.pathname === href ? 'page' : null },
+          S.nav[k], counts ? h('span', { class: 'count', 'data-count': '', hidden: true }) : null))),
         connEl, avail, alertEl, lang,
         h('span', { id: 'whoami', class: 'whoami' }, h('strong', { text: me.name }), ' · ', S.roles[me.role] || me.role),
         h('button', { id: 'logout', type: 'button', class: 'link', text: S.logout, onclick: logout }),
       ].filter(Boolean) : [h('span', { class: 'push' }), lang]));
     if (hadFocus) document.getElementById(hadFocus)?.focus();
   }
+  for (const el of topbar.querySelectorAll('[data-count]')) {
+    const text = n ? num(n) : '';
+    if (el.textContent !== text) { el.textContent = text; el.hidden = !n; }
+  }
   if (connEl && (connEl.dataset.state !== state.conn || connEl.textContent !== S[state.conn])) {
+    // Said once it has lasted a few seconds: a link that flaps is not news every time.
+    clearTimeout(connTimer);
+    if (connEl.dataset.state && connEl.dataset.state !== state.conn) {
+      const now = state.conn;
+      connTimer = setTimeout(() => { if (state.conn === now) announce(`${S.connection}: ${S[now]}`); }, 3000);
+    }
     connEl.dataset.state = state.conn;
     connEl.className = `conn ${state.conn}`;
     connEl.textContent = S[state.conn];
@@ -132,7 +150,7 @@ async function setAvailability(v) {
     state.profile = r?.profile || { ...state.profile, availability: v };
     flash(t(S.availability.saved, { value: S.availability[v] }));
   } catch (e) {
-    flash(e.missing ? S.unavailableFeature : e.message, 'error');
+    flashError(e);
   }
   headerKey = null;
   changed();
@@ -155,7 +173,7 @@ function loginView() {
       go(afterLogin || home(), true);
       afterLogin = '';
     } catch (ex) {
-      err.textContent = ex.message || S.login.failed;
+      err.replaceChildren(...(ex.status === 401 ? [S.login.wrong] : errorNodes(ex)));
       pass.select();
     } finally {
       btn.disabled = false;
@@ -177,7 +195,7 @@ async function startSession(user) {
   const profile = api('GET', '/api/v1/me/profile', undefined, undefined, 'profile').then((r) => { state.profile = r?.profile || null; }, () => {});
   await Promise.race([profile, new Promise((r) => setTimeout(r, 800))]);
   setLocale(userLocale());
-  profile.then(() => { if (state.me === user && setLocale(userLocale())) { headerKey = null; route(); } headerKey = null; changed(); });
+  profile.then(() => { if (state.me?.id === user.id && setLocale(userLocale())) { headerKey = null; route(); } headerKey = null; changed(); });
 }
 
 // endSession signs out locally; after an expired session, sign-in returns to this page.
@@ -190,7 +208,7 @@ function endSession(expired) {
 }
 
 async function logout() {
-  try { await api('DELETE', '/api/v1/session'); } catch (e) { if (e.status !== 401) { flash(e.message, 'error'); return; } }
+  try { await api('DELETE', '/api/v1/session'); } catch (e) { if (e.status !== 401) { flashError(e); return; } }
   endSession();
 }
 
@@ -199,12 +217,22 @@ setUnauthenticatedHandler(() => state.me && endSession(true));
 setSessionEndedHandler(() => state.me && endSession(true));
 onChange(() => { view?.update?.(); renderHeader(); });
 
-// In-app links change the route without a page load.
+// In-app links change the route without a page load; a link to a part of this page (the
+// skip link) moves the focus there, without a change of address or screen.
 document.addEventListener('click', (e) => {
   const a = e.target.closest('a[href]');
   if (!a || e.defaultPrevented || e.button || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey || a.target) return;
   const url = new URL(a.href);
-  if (url.origin !== location.origin || /^\/(api|static)\//.test(url.pathname) || url.hash) return;
+  if (url.origin !== location.origin || /^\/(api|static)\//.test(url.pathname)) return;
+  if (url.hash && url.pathname === location.pathname && url.search === location.search) {
+    const to = document.getElementById(decodeURIComponent(url.hash.slice(1)));
+    if (!to) return;
+    e.preventDefault();
+    if (!to.hasAttribute('tabindex')) to.setAttribute('tabindex', '-1');
+    to.focus();
+    to.scrollIntoView({ block: 'start' });
+    return;
+  }
   e.preventDefault();
   history.pushState(null, '', url.pathname + url.search);
   route();
@@ -212,5 +240,5 @@ document.addEventListener('click', (e) => {
 window.addEventListener('popstate', route);
 
 setLocale(pick(localStorage.getItem(localeKey())) || browserLocale());
-api('GET', '/api/v1/session').then((r) => startSession(r.user), (e) => e.status !== 401 && flash(e.message, 'error'))
+api('GET', '/api/v1/session').then((r) => startSession(r.user), (e) => e.status !== 401 && flashError(e))
   .finally(() => { route(); changed(); });

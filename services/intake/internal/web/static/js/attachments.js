@@ -2,9 +2,9 @@
 // the browser before upload; each file uploads on its own (retrying while the link is
 // down) and shows its state. The list lives as long as the page, so a change of
 // screen or language does not lose an upload in progress.
-import { upload, isMissing } from './api.js';
-import { strings as S, t, num } from './i18n.js';
-import { h, button } from './dom.js';
+import { upload, isMissing, errorText } from './api.js';
+import { strings as S, t, num, problemText } from './i18n.js';
+import { h, button, announce } from './dom.js';
 import { changed } from './store.js';
 
 export const MAX_FILES = 10;
@@ -115,7 +115,7 @@ async function send(entry) {
         continue;
       }
       if (!available()) { removeFile(entry.lid); throw e; }
-      fail(entry, e.status === 413 ? S.files.tooBig : e.fields?.file || e.message);
+      fail(entry, e.status === 413 ? S.files.tooBig : e.fields?.file ? problemText(e.fields.file) : errorText(e));
       throw e;
     }
   }
@@ -137,33 +137,71 @@ export async function settled() {
 
 export const sizeText = (n) => t(S.files.size, { n: num(Math.max(1, Math.round((n || 0) / 1024))) });
 
-// filesField is the picker and the list; update() redraws the list.
+// filesField is the picker and the list; update() brings the list up to date. The browser's
+// own file control speaks the browser's language, so it is hidden behind a button-like label
+// in the page's; each file's row is kept and changed in place, so focus on its buttons
+// survives progress updates. Uploaded and failed files are announced once.
 export function filesField() {
-  const input = h('input', { id: 'f-files', name: 'files', type: 'file', multiple: true,
-    accept: 'application/pdf,image/jpeg,image/png,.pdf,.jpg,.jpeg,.png', 'aria-describedby': 'f-files-hint f-files-error' });
-  const list = h('ul', { id: 'files', class: 'files', 'aria-label': S.files.list, 'aria-live': 'polite' });
-  const err = h('p', { class: 'field-error', id: 'f-files-error', hidden: true });
+  const input = h('input', { id: 'f-files', name: 'files', type: 'file', multiple: true, class: 'file-input',
+    accept: 'application/pdf,image/jpeg,image/png,.pdf,.jpg,.jpeg,.png', 'aria-describedby': 'f-files-chosen f-files-hint f-files-limit f-files-error' });
+  const pick = h('label', { for: 'f-files', class: 'button file-button', id: 'f-files-button' });
+  const chosen = h('span', { class: 'muted', id: 'f-files-chosen' });
+  const title = h('span', { class: 'field-title', id: 'f-files-title' });
+  const hint = h('p', { class: 'hint', id: 'f-files-hint' });
+  const list = h('ul', { id: 'files', class: 'files', 'aria-labelledby': 'f-files-title' });
+  const err = h('p', { class: 'field-error', id: 'f-files-error', hidden: true }); // the server's word on the files
+  const limit = h('p', { class: 'field-error', id: 'f-files-limit', hidden: true });
+  input.setAttribute('aria-labelledby', 'f-files-title f-files-button');
   input.addEventListener('change', () => { addFiles([...input.files]); input.value = ''; });
   const el = h('div', { class: 'field wide', 'data-field': 'attachments' },
-    h('label', { for: 'f-files', text: S.files.label }), input,
-    h('p', { class: 'hint', id: 'f-files-hint', text: S.files.hint }), err, list);
+    title, h('div', { class: 'file-pick' }, input, pick, chosen), hint, limit, err, list);
+  const rows = new Map(); // lid -> {li, size, bar, state, retry, remove, was}
+  function row(f) {
+    const r = { li: h('li', { class: 'file' }), name: h('span', { class: 'file-name', dir: 'auto' }), size: h('span', { class: 'muted' }),
+      bar: h('progress', { max: 1 }), state: h('span', { class: 'file-state' }),
+      retry: button(S.retry, () => retry(f.lid), { class: 'small', 'data-action': 'retry' }),
+      remove: button(S.remove, () => removeFile(f.lid), { class: 'small', 'data-action': 'remove' }), was: f.state };
+    r.li.append(r.name, r.size, r.bar, r.state, r.retry, r.remove);
+    return r;
+  }
   function update() {
     el.hidden = !available();
     input.disabled = files.length >= MAX_FILES;
-    err.hidden = !files.limit;
-    err.textContent = files.limit ? S.files.tooMany : '';
+    if (files.limit) { limit.hidden = false; limit.textContent = S.files.tooMany; announce(S.files.tooMany); }
+    else if (files.length < MAX_FILES) limit.hidden = true;
     files.limit = false;
-    list.replaceChildren(...files.map((f) => {
-      const state = { preparing: S.files.preparing, uploading: t(S.files.uploading, { p: num(f.progress, { style: 'percent' }) }),
+    title.textContent = S.files.label;
+    pick.textContent = S.files.choose;
+    hint.textContent = S.files.hint;
+    chosen.textContent = files.length ? t(S.files.count, { n: num(files.length) }) : S.files.noneChosen;
+    const hadFocus = list.contains(document.activeElement) ? document.activeElement : null;
+    for (const [lid, r] of rows) if (!files.some((f) => f.lid === lid)) rows.delete(lid);
+    const els = files.map((f) => {
+      let r = rows.get(f.lid);
+      if (!r) rows.set(f.lid, r = row(f));
+      const stateText = { preparing: S.files.preparing, uploading: t(S.files.uploading, { p: num(f.progress, { style: 'percent' }) }),
         waiting: S.files.waiting, done: S.files.done, failed: t(S.files.failed, { error: f.error || '' }) }[f.state];
-      return h('li', { class: `file ${f.state}`, 'data-state': f.state, 'data-attachment-id': f.id },
-        h('span', { class: 'file-name', dir: 'auto', text: f.name }),
-        h('span', { class: 'muted', text: f.size ? sizeText(f.size) : '' }),
-        f.state === 'uploading' ? h('progress', { max: 1, value: f.progress, 'aria-label': f.name }) : null,
-        h('span', { class: 'file-state', text: state }),
-        f.state === 'failed' && f.blob ? button(S.retry, () => retry(f.lid), { class: 'small' }) : null,
-        button(S.remove, () => removeFile(f.lid), { class: 'small', 'aria-label': `${S.remove}: ${f.name}` }));
-    }));
+      r.li.className = `file ${f.state}`;
+      r.li.dataset.state = f.state;
+      if (f.id) r.li.dataset.attachmentId = f.id;
+      if (r.name.textContent !== f.name) r.name.textContent = f.name;
+      r.size.textContent = f.size ? sizeText(f.size) : '';
+      r.bar.hidden = f.state !== 'uploading';
+      r.bar.value = f.progress || 0;
+      r.bar.setAttribute('aria-label', f.name);
+      r.state.textContent = stateText;
+      r.retry.hidden = !(f.state === 'failed' && f.blob);
+      r.retry.textContent = S.retry;
+      r.remove.textContent = S.remove;
+      r.remove.setAttribute('aria-label', `${S.remove}: ${f.name}`);
+      if (r.was !== f.state && (f.state === 'done' || f.state === 'failed')) announce(`${f.name}: ${stateText}`);
+      r.was = f.state;
+      return r.li;
+    });
+    const now = [...list.children];
+    if (now.length !== els.length || now.some((x, i) => x !== els[i])) list.replaceChildren(...els);
+    // A removed row's focus goes to the picker.
+    if (hadFocus && !hadFocus.isConnected) input.focus();
   }
   update();
   return { el, update, input };

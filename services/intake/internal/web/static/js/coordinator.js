@@ -2,9 +2,9 @@
 // countdown, who has it, filters), escalation alarms, the controls on a consult
 // (assign, urgency, specialty, snooze, cancel), the on-call board and the figures.
 import { api, enc, isMissing } from './api.js';
-import { strings as S, t, num, percent, day, dateTime, seconds, weekday, shortDate, clock, isRTL, locale } from './i18n.js';
-import { h, svg, free, badge, empty, countdown, since, select, setOptions, go, button, field, statusLine, dialog, flash, keyed } from './dom.js';
-import { state, merge, nameOf, holderIds, specialtyName, loadSpecialties, rememberName, onFrame, OPEN, URGENCY_ORDER } from './store.js';
+import { strings as S, t, num, percent, day, dateTime, seconds, weekday, shortDate, clock, isRTL, locale, languageName } from './i18n.js';
+import { h, svg, free, badge, empty, countdown, since, select, setOptions, go, button, field, statusLine, dialog, flashError, keyed, showError, errorNodes } from './dom.js';
+import { state, merge, nameOf, holderIds, specialtyName, loadSpecialties, rememberName, onFrame, OPEN, URGENCY_ORDER, wakeAt } from './store.js';
 import { patientLine } from './referrer.js';
 
 const Q = S.queue;
@@ -44,8 +44,8 @@ async function act(btn, out, feature, run, hide) {
     out.textContent = S.detail.done;
     return true;
   } catch (e) {
-    out.className = 'form-status error';
-    out.textContent = e.missing || isMissing(feature) ? S.unavailableFeature : e.message;
+    showError(out, e);
+    if (isMissing(feature) && !e.missing) out.replaceChildren(S.unavailableFeature);
     if (e.missing) hide?.();
     return false;
   } finally {
@@ -75,7 +75,7 @@ export function coordActions(id, prefix, onDone) {
   const loadSpecialists = (slug) => api('GET', `/api/v1/specialists?specialty=${enc(slug)}`).then((r) => {
     const list = r.specialists || [];
     for (const s of list) rememberName(s.id, s.name);
-    setOptions(assignSel, list.map((s) => [s.id, s.languages?.length ? `${s.name} (${s.languages.join(', ')})` : s.name]),
+    setOptions(assignSel, list.map((s) => [s.id, s.languages?.length ? `${s.name} (${s.languages.map(languageName).join(', ')})` : s.name]),
       list.length ? S.choose : C.noSpecialists);
   }, () => setOptions(assignSel, [], C.noSpecialists));
   loadSpecialists(c0?.specialty || '');
@@ -115,7 +115,7 @@ export function manageDialog(id) {
 export function snooze(c, minutes, btn) {
   btn.disabled = true;
   api('POST', `/api/v1/consults/${enc(c.id)}/snooze`, { minutes, reason: '' }, undefined, 'snooze')
-    .then(merge, (e) => flash(e.missing ? S.unavailableFeature : e.message, 'error'))
+    .then(merge, flashError)
     .finally(() => { btn.disabled = false; });
 }
 
@@ -157,6 +157,7 @@ export function queueView(root) {
 
   const cell = (k, ...kids) => h('td', { 'data-label': Q[k] }, ...kids);
   let bannerKey = '';
+  let oncallSig = '';
   function update() {
     if (f.specialty.options.length <= 1 && state.specialties.length) {
       setOptions(f.specialty, state.specialties.map((s) => [s.slug, specialtyName(s.slug)]), Q.all);
@@ -187,6 +188,9 @@ export function queueView(root) {
       },
       () => h('tr', {}, h('td', { colspan: cols.length, class: 'empty', text: state.loaded ? Q.empty : S.loading })));
 
+    // Alarms and deadlines depend on the clock: render again when the next snooze ends or the
+    // next deadline passes, not only when an event comes.
+    wakeAt('queue', open.flatMap((c) => [c.escalation?.snoozed_until, awaiting(c) && !c.sla?.breached ? c.sla?.accept_by : '']).filter(Boolean));
     const list = alarms();
     const key = list.map((c) => `${c.id}:${c.status}:${c.urgency}`).join() + S.appName;
     if (key !== bannerKey) {
@@ -201,7 +205,7 @@ export function queueView(root) {
           isMissing('snooze') ? null : button(Q.snooze15, (e) => snooze(c, 15, e.currentTarget), { class: 'small', 'data-action': 'snooze15' })))));
     }
 
-    if (oncall) {
+    if (oncall && oncallSig !== (oncallSig = JSON.stringify([oncall, oncall.map((o) => [nameOf(o.primary_id), nameOf(o.secondary_id)]), locale()]))) {
       oncallList.replaceChildren(...(oncall.length ? oncall.map((o) => h('li', {},
         h('strong', { text: specialtyName(o.specialty) }),
         h('div', {}, `${Q.primary}: `, nameOf(o.primary_id) || S.none),
@@ -211,7 +215,7 @@ export function queueView(root) {
     }
   }
   update();
-  return { update, unmount: () => { clearInterval(timer); off(); } };
+  return { update, unmount: () => { clearInterval(timer); off(); wakeAt('queue', []); } };
 }
 
 // ---- on-call board ----
@@ -230,7 +234,7 @@ export function boardView(root) {
     try {
       data = (await api('GET', `/api/v1/oncall/board?from=${enc(from.toISOString())}&days=7`, undefined, undefined, 'board')).board || [];
     } catch (e) {
-      if (e.status !== 404) { box.replaceChildren(h('p', { class: 'form-status error', text: e.message })); return; }
+      if (e.status !== 404) { box.replaceChildren(h('p', { class: 'form-status error' }, errorNodes(e))); shownSig = ''; return; }
       data = null;
       fallback = (await api('GET', '/api/v1/oncall').catch(() => ({}))).oncall || [];
     }
@@ -254,7 +258,14 @@ export function boardView(root) {
         h('span', { text: nameOf(s.user_id) }), override ? h('span', { class: 'tag', text: B.override }) : null);
     }));
   }
+  let shownSig = '';
   function update() {
+    // Rebuilt only when what it shows changes (names arriving, the day turning, new data).
+    const ids = (data || []).flatMap((row) => [...(row.primary || []), ...(row.secondary || [])].map((s) => s.user_id));
+    const sig = JSON.stringify([data, fallback, ids.map(nameOf), (fallback || []).map((o) => [nameOf(o.primary_id), nameOf(o.secondary_id)]),
+      locale(), startOfDay(new Date()).getTime(), Math.floor(Date.now() / 60000)]);
+    if (sig === shownSig) return;
+    shownSig = sig;
     if (data) {
       const now = new Date();
       const days = [...Array(7)].map((_, i) => addDays(startOfDay(now), i));
@@ -288,11 +299,13 @@ export function figuresView(root) {
     try {
       data = await api('GET', '/api/v1/figures?days=7', undefined, undefined, 'figures');
     } catch (e) {
-      box.replaceChildren(h('p', { class: e.status === 404 ? 'notice' : 'form-status error', text: e.status === 404 ? S.unavailableFeature : e.message }));
+      box.replaceChildren(h('p', { class: e.status === 404 ? 'notice' : 'form-status error' }, e.status === 404 ? S.unavailableFeature : errorNodes(e)));
+      shownSig = '';
       return;
     }
     update();
   }
+  let shownSig = '';
   load();
   const off = onFrame((f) => { if (f.type === 'roster.changed') load(); });
   const timer = setInterval(load, 60000);
@@ -305,7 +318,13 @@ export function figuresView(root) {
       stat(G.median, fg?.median_accept_seconds != null && fg.count ? seconds(fg.median_accept_seconds) : S.none),
       stat(G.withinSla, fg?.within_sla_percent != null && fg.count ? percent(fg.within_sla_percent) : S.none)));
   function update() {
-    if (!data) return;
+    // Rebuilt only when the figures or the language change: every live update would
+    // otherwise take the focus away and close the table of days.
+    const sig = JSON.stringify([data, locale(), state.specialties.length]);
+    if (!data || sig === shownSig) return;
+    shownSig = sig;
+    const wasOpen = box.querySelector('details')?.open;
+    const focused = box.contains(document.activeElement) ? document.activeElement.id || document.activeElement.tagName : '';
     const week = data.last_7_days || data.last_days;
     const slugs = [...new Set([...Object.keys(data.today?.by_specialty || {}), ...Object.keys(week?.by_specialty || {})])]
       .sort((a, b) => (week?.by_specialty?.[b] || 0) - (week?.by_specialty?.[a] || 0));
@@ -317,6 +336,9 @@ export function figuresView(root) {
           h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: Q.specialty }), h('th', { scope: 'col', text: G.today }), h('th', { scope: 'col', text: G.week }))),
           h('tbody', {}, slugs.map((s) => h('tr', {}, h('th', { scope: 'row', text: specialtyName(s) }),
             h('td', { text: num(data.today?.by_specialty?.[s] || 0) }), h('td', { text: num(week?.by_specialty?.[s] || 0) })))))) : h('p', { class: 'empty', text: G.noData })));
+    const details = box.querySelector('details');
+    if (details && wasOpen) details.open = true;
+    if (focused) (document.getElementById(focused) || box.querySelector(focused))?.focus();
   }
   return { update, unmount: () => { off(); clearInterval(timer); } };
 }
@@ -359,5 +381,5 @@ function chart(days) {
       h('td', { text: num(d.count || 0) }), h('td', { text: num(d.accepted || 0) }), h('td', { text: num(d.within_sla || 0) })))));
   return h('div', { class: 'chart' },
     svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': 'chart-title', class: 'chart-svg', id: 'figures-chart' }, kids),
-    legend, h('details', {}, h('summary', { text: G.byDay }), table));
+    legend, h('details', { id: 'figures-days' }, h('summary', { id: 'figures-days-summary', text: G.byDay }), table));
 }

@@ -1,10 +1,10 @@
 // One consult: facts, clinical details, question, attachments, thread, timeline, and
 // the actions the signed-in role may take on it. Inputs are built once and only shown
 // or hidden, so a live update never wipes what someone is typing. Prints cleanly.
-import { api, enc } from './api.js';
-import { strings as S, t, num, dateTime, fullDateTime, localized } from './i18n.js';
-import { h, free, badge, empty, statusLine, countdown, field, since, button } from './dom.js';
-import { state, merge, forget, fetchConsult, nameOf, holderName, specialtyName, specialty, loadSpecialties, resyncHooks, offerFor, role as roleOf, OPEN } from './store.js';
+import { api, enc, errorText } from './api.js';
+import { strings as S, t, num, dateTime, fullDateTime, localized, locale, calendarDate, languageName } from './i18n.js';
+import { h, free, badge, empty, statusLine, countdown, field, since, button, showError } from './dom.js';
+import { state, merge, forget, fetchConsult, nameOf, holderName, specialtyName, specialty, loadSpecialties, resyncHooks, offerFor, role as roleOf, OPEN, clinicName, pin, wakeAt } from './store.js';
 import { patientLine } from './referrer.js';
 import { offerActions, offerClock, isDismissed, markSeen } from './specialist.js';
 import { coordActions, snoozedUntil } from './coordinator.js';
@@ -21,19 +21,24 @@ async function action(btn, out, fn) {
     out.textContent = D.done;
     return r ?? true;
   } catch (e) {
-    out.className = 'form-status error';
-    out.textContent = e.missing ? S.unavailableFeature : e.message;
+    showError(out, e);
     return null;
   } finally {
     btn.disabled = false;
   }
 }
 
-// detailValue shows one answer of the specialty form in words.
+// unit shows a unit of measure left to right, also inside right-to-left text.
+const unit = (u) => h('bdi', { dir: 'ltr', class: 'unit', text: u });
+
+// detailValue shows one answer of the specialty form: choices and dates in words, numbers
+// with their unit; typed text keeps its own direction (and a long text its line breaks).
 function detailValue(f, v) {
   if (typeof v === 'boolean') return v ? S.yes : S.no;
   if (f?.type === 'select') return localized(f.options?.find((o) => String(o.value) === String(v))?.label, String(v));
-  if (typeof v === 'number') return num(v) + (f?.unit ? ` ${f.unit}` : '');
+  if (typeof v === 'number') return [num(v), f?.unit ? [' ', unit(f.unit)] : null];
+  if (f?.type === 'date') return calendarDate(v);
+  if (typeof v === 'string') return free(f?.type === 'longtext' ? 'div' : 'span', v, f?.type === 'longtext' ? 'longtext' : '');
   return String(v ?? '');
 }
 
@@ -42,8 +47,9 @@ function eventWords(ev, c) {
   const person = ev.actor_id !== 'routing' && ev.actor_id;
   const tpl = S.events[ev.type] || t(S.events.other, { type: ev.type });
   const words = [t(tpl, { who: nameOf(ev.specialist_id || person) || S.system, actor: nameOf(person) || S.system })];
-  if (ev.urgency) words.push(`→ ${S.urgency[ev.urgency] || ev.urgency}`);
-  if (ev.specialty) words.push(`→ ${specialtyName(ev.specialty)}`);
+  // The arrow (or word) of the interface's language: an arrow does not turn round by itself.
+  if (ev.urgency) words.push(t(S.events.to, { value: S.urgency[ev.urgency] || ev.urgency }));
+  if (ev.specialty) words.push(t(S.events.to, { value: specialtyName(ev.specialty) }));
   if (ev.until) words.push(t(S.coord.snoozedUntil, { time: dateTime(ev.until) }));
   if (ev.type === 'consult.requested' && c.red_flags?.length && c.requested_urgency && c.requested_urgency !== c.urgency) {
     words.push(`· ${S.detail.requested}: ${S.urgency[c.requested_urgency] || c.requested_urgency} · ${S.detail.redFlags}:`);
@@ -65,6 +71,7 @@ export function detailView(root, { id }) {
   });
   load();
   resyncHooks.add(load);
+  const unpin = pin(id);
 
   function form(name, label, control, buttonText, cls, run) {
     const out = statusLine();
@@ -88,7 +95,7 @@ export function detailView(root, { id }) {
   }
 
   const head = h('div', { class: 'detail-head' });
-  const title = h('h2');
+  const title = h('h2', { id: 'consult-title' });
   const printBtn = button(S.print, () => window.print(), { class: 'push no-print', id: 'print' });
   const notice = h('p', { class: 'notice', hidden: true, text: D.infoPending });
   const facts = h('dl', { class: 'facts' });
@@ -117,84 +124,111 @@ export function detailView(root, { id }) {
 
   let offerFor_ = '';
   let coordFor = '';
+  // Each part is rebuilt only when what it shows changes: a live update then keeps focus,
+  // a text selection and the reading position.
+  const sigs = new Map();
+  const same = (el, v) => { const k = JSON.stringify(v); if (sigs.get(el) === k) return true; sigs.set(el, k); return false; };
   function update() {
     const c = state.consults.get(id);
     if (!c) {
       const gone = failure && (failure.status === 403 || failure.status === 404);
-      head.replaceChildren(h('p', { text: failure ? (gone ? S.notFound : failure.message) : S.loading }));
+      head.replaceChildren(h('p', { text: failure ? (gone ? S.notFound : errorText(failure)) : S.loading }));
       for (const el of forms) el.hidden = true;
       return;
     }
     article.dataset.status = c.status;
+    article.dataset.urgency = c.urgency;
     const mine = c.assignee_id === me.id;
     const myOffer = offerFor(c, me.id);
     if (mine || myOffer) markSeen(id);
     const open = OPEN(c);
     const sla = c.sla || {};
     const awaiting = ['requested', 'offered', 'escalated'].includes(c.status);
+    const lang = locale();
 
-    title.replaceChildren(specialtyName(c.specialty), ' ', badge('status', c.status), ' ', badge('urgency', c.urgency));
+    if (!same(title, [c.specialty, specialtyName(c.specialty), c.status, c.urgency, lang])) {
+      title.replaceChildren(specialtyName(c.specialty), ' ', badge('status', c.status), ' ', badge('urgency', c.urgency));
+    }
     if (!head.contains(title)) head.replaceChildren(h('div', { class: 'row' }, title, printBtn));
     notice.hidden = !(c.status === 'info-requested' && role === 'referrer');
     const fact = (label, ...v) => [h('dt', { text: label }), h('dd', {}, ...v)];
     const raised = c.red_flags?.length && c.requested_urgency && c.requested_urgency !== c.urgency;
-    facts.replaceChildren(...[
-      fact(D.patient, patientLine(c.patient), c.patient?.reference ? [' · ', free('span', c.patient.reference)] : null),
-      fact(D.clinic, c.clinic_id || ''),
-      fact(D.created, fullDateTime(c.created_at), open ? [' (', since(c.created_at), ')'] : null),
-      fact(D.with, h('span', { class: 'holder', text: holderName(c) })),
-      sla.accept_by ? fact(D.acceptBy, awaiting ? countdown(sla.accept_by, { breached: sla.breached })
-        : h('span', { class: sla.breached ? 'late-text' : '', text: sla.breached ? D.breached : D.met })) : [],
-      sla.recommend_by && open ? fact(D.recommendBy, countdown(sla.recommend_by, { breached: sla.recommend_breached })) : [],
-      raised ? fact(D.requested, S.urgency[c.requested_urgency] || c.requested_urgency) : [],
-      c.red_flags?.length ? fact(D.redFlags, h('ul', { class: 'flags', id: 'red-flags' }, c.red_flags.map((r) => free('li', r)))) : [],
-      snoozedUntil(c) && role === 'coordinator' ? fact(S.queue.snoozed, t(S.coord.snoozedUntil, { time: dateTime(snoozedUntil(c)) })) : [],
-    ].flat());
+    const clinic = clinicName(c.clinic_id);
+    const sz = role === 'coordinator' ? snoozedUntil(c) : '';
+    wakeAt(`detail-${id}`, [sz]);
+    if (!same(facts, [c.patient, c.clinic_id, clinic, c.created_at, open, holderName(c), sla, awaiting, raised, c.red_flags, c.requested_urgency, c.language, sz, lang])) {
+      facts.replaceChildren(...[
+        fact(D.patient, patientLine(c.patient), c.patient?.reference ? [' · ', free('span', c.patient.reference)] : null),
+        // The clinic's name where this user may read it, else its id, as a code.
+        c.clinic_id ? fact(D.clinic, clinic ? free('span', clinic) : h('bdi', { dir: 'ltr', class: 'code', translate: 'no', text: c.clinic_id })) : [],
+        fact(D.created, fullDateTime(c.created_at), open ? [' (', since(c.created_at), ')'] : null),
+        fact(D.with, h('span', { class: 'holder', text: holderName(c) })),
+        sla.accept_by ? fact(D.acceptBy, awaiting ? countdown(sla.accept_by, { breached: sla.breached })
+          : h('span', { class: sla.breached ? 'late-text' : '', text: sla.breached ? D.breached : D.met })) : [],
+        sla.recommend_by && open ? fact(D.recommendBy, countdown(sla.recommend_by, { breached: sla.recommend_breached })) : [],
+        raised ? fact(D.requested, S.urgency[c.requested_urgency] || c.requested_urgency) : [],
+        // Each reason in its own direction, the list in the page's.
+        c.red_flags?.length ? fact(D.redFlags, h('ul', { class: 'flags', id: 'red-flags' }, c.red_flags.map((r) => h('li', {}, h('bdi', { text: r }))))) : [],
+        c.language ? fact(D.language, languageName(c.language)) : [],
+        sz ? fact(S.queue.snoozed, t(S.coord.snoozedUntil, { time: dateTime(sz) })) : [],
+      ].flat());
+    }
 
     // Read receipts tell the referring side that the specialist has opened it.
-    const rs = role === 'specialist' ? [] : c.receipts || [];
+    const rs = (role === 'specialist' ? [] : c.receipts || []).map((r) => [r.user_id, t(D.openedBy, { who: nameOf(r.user_id), time: dateTime(r.at) })]);
     receipts.hidden = !rs.length;
-    receipts.replaceChildren(...rs.map((r) => h('li', { 'data-user-id': r.user_id, text: t(D.openedBy, { who: nameOf(r.user_id), time: dateTime(r.at) }) })));
+    if (!same(receipts, rs)) receipts.replaceChildren(...rs.map(([u, text]) => h('li', { 'data-user-id': u, text })));
 
     const form = specialty(c.specialty)?.form || [];
     const details = Object.entries(c.details || {});
     detailsBox.hidden = !details.length;
-    if (details.length) {
+    if (details.length && !same(detailsBox, [c.details, form.length, lang])) {
       const byKey = Object.fromEntries(form.map((f) => [f.key, f]));
       const ordered = details.sort(([a], [b]) => (form.indexOf(byKey[a]) + 1 || 999) - (form.indexOf(byKey[b]) + 1 || 999));
       detailsBox.replaceChildren(h('h3', { text: D.details }), h('dl', { class: 'facts' }, ordered.flatMap(([k, v]) => [
-        h('dt', { text: localized(byKey[k]?.label, k) }),
+        h('dt', {}, localized(byKey[k]?.label, k)),
         // Typed text keeps its own direction; numbers, choices and dates are the page's.
-        h('dd', { 'data-key': k }, typeof v === 'string' && !['select', 'date'].includes(byKey[k]?.type) ? free('span', v) : detailValue(byKey[k], v))])));
+        h('dd', { 'data-key': k }, detailValue(byKey[k] || (typeof v === 'string' ? { type: 'text' } : null), v))])));
     }
 
     const section = (title, text, extra) => h('section', { class: `card ${extra || ''}`, id: extra || null }, h('h3', { text: title }), free('p', text, 'question'));
-    texts.replaceChildren(...[
-      section(D.question, c.question),
-      c.summary && section(D.summary, c.summary),
-      c.recommendation && section(D.recommendation, c.recommendation, 'recommendation'),
-    ].filter(Boolean));
+    if (!same(texts, [c.question, c.summary, c.recommendation, lang])) {
+      texts.replaceChildren(...[
+        section(D.question, c.question),
+        c.summary && section(D.summary, c.summary),
+        c.recommendation && section(D.recommendation, c.recommendation, 'recommendation'),
+      ].filter(Boolean));
+    }
 
     const files = c.attachments || [];
     attachBox.hidden = !files.length;
-    const filesSig = JSON.stringify(files) + S.appName;
-    if (attachBox.dataset.sig !== filesSig) attachBox.dataset.sig = filesSig, attachBox.replaceChildren(h('h3', { text: D.attachments }), h('ul', { class: 'files' }, files.map((a) => h('li', { 'data-attachment-id': a.id },
-      h('a', { href: `/api/v1/consults/${enc(id)}/attachments/${enc(a.id)}`, target: '_blank', rel: 'noopener', dir: 'auto', text: a.name || a.id }),
-      ' ', h('span', { class: 'muted', text: [String(a.type || '').split('/').pop().toUpperCase(), a.size ? sizeText(a.size) : ''].filter(Boolean).join(' · ') })))));
+    if (!same(attachBox, [files, lang])) {
+      attachBox.replaceChildren(h('h3', { text: D.attachments }), h('ul', { class: 'files' }, files.map((a) => h('li', { 'data-attachment-id': a.id },
+        h('a', { href: `/api/v1/consults/${enc(id)}/attachments/${enc(a.id)}`, target: '_blank', rel: 'noopener', dir: 'auto', text: a.name || a.id }),
+        ' ', h('span', { class: 'muted', text: [String(a.type || '').split('/').pop().toUpperCase(), a.size ? sizeText(a.size) : ''].filter(Boolean).join(' · ') })))));
+    }
 
-    const msgs = c.messages || [];
-    thread.replaceChildren(...(msgs.length ? msgs.map((m) => h('li', { class: `msg ${m.kind === 'info_request' ? 'info-request' : ''} ${m.author_id === me.id ? 'own' : ''}` },
-      h('div', { class: 'meta' }, h('strong', { text: nameOf(m.author_id) }), ' · ', dateTime(m.at),
-        m.kind === 'info_request' ? [' · ', h('span', { class: 'tag', text: D.infoRequest })] : null),
-      free('p', m.body, 'body'))) : [empty(D.noMessages)]));
+    const msgs = (c.messages || []).map((m) => ({ ...m, who: nameOf(m.author_id), when: dateTime(m.at) }));
+    if (!same(thread, [msgs, lang])) {
+      thread.replaceChildren(...(msgs.length ? msgs.map((m) => h('li', { class: `msg ${m.kind === 'info_request' ? 'info-request' : ''} ${m.author_id === me.id ? 'own' : ''}` },
+        h('div', { class: 'meta' }, h('strong', { text: m.who }), ' · ', m.when,
+          m.kind === 'info_request' ? [' · ', h('span', { class: 'tag', text: D.infoRequest })] : null),
+        free('p', m.body, 'body'))) : [empty(D.noMessages)]));
+    }
 
-    timeline.replaceChildren(...(c.events || []).map((ev) => h('li', { 'data-type': ev.type },
-      h('span', { class: 'when', text: dateTime(ev.at) }), ' ', eventWords(ev, c),
-      ev.type === 'consult.requested' && raised ? free('span', ` ${c.red_flags.join('; ')}`, 'reason') : null,
-      ev.reason ? [' — ', free('span', ev.reason, 'reason')] : null)));
+    // The request's reason, when red flags raised the urgency, is the server's English for what
+    // the line says already (in the page's language, with the flags).
+    const evs = (c.events || []).map((ev) => ({ type: ev.type, when: dateTime(ev.at), words: eventWords(ev, c),
+      reason: ev.type === 'consult.requested' && raised ? '' : ev.reason || '' }));
+    if (!same(timeline, [evs, raised ? c.red_flags : 0])) {
+      timeline.replaceChildren(...evs.map((ev) => h('li', { 'data-type': ev.type },
+        h('span', { class: 'when', text: ev.when }), ' ', ev.words,
+        ev.type === 'consult.requested' && raised ? [' ', free('span', c.red_flags.join('; '), 'reason')] : null,
+        ev.reason ? [' — ', free('span', ev.reason, 'reason')] : null)));
+    }
 
     const offerMine = open && !c.assignee_id && myOffer && !isDismissed(c);
-    if (offerMine && offerFor_ !== myOffer.expires_at) offerBox.replaceChildren(h('div', { class: 'row' }, offerClock(c)), ...offerActions(c));
+    if (offerMine && offerFor_ !== myOffer.expires_at) offerBox.replaceChildren(h('div', { class: 'row' }, offerClock(c)), ...offerActions(c, false, 'consult-title'));
     offerFor_ = offerMine ? myOffer.expires_at : '';
     offerBox.hidden = !offerMine;
     const working = mine && (c.status === 'accepted' || c.status === 'info-requested');
@@ -210,7 +244,7 @@ export function detailView(root, { id }) {
     printed.textContent = t(D.printed, { time: fullDateTime(new Date()) });
   }
   update();
-  return { update, unmount: () => resyncHooks.delete(load) };
+  return { update, unmount: () => { resyncHooks.delete(load); unpin(); wakeAt(`detail-${id}`, []); } };
 }
 
 export function backPath(me) {

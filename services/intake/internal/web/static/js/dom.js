@@ -1,6 +1,7 @@
 // DOM building without HTML strings (clinical text only ever becomes text nodes),
 // live clocks, form fields, dialogs, notices and in-app navigation.
 import { strings, t, duration } from './i18n.js';
+import { errorText } from './api.js';
 
 // h creates an element. props: class, text, on<event> (a function), value/hidden/
 // disabled/checked (properties); anything else is an attribute. Kids: nodes, strings, arrays.
@@ -49,7 +50,7 @@ function tick(el, now) {
   const left = Date.parse(d.until) - now;
   el.classList.toggle('late', left <= 0 || d.breached === '1');
   el.classList.toggle('soon', left > 0 && left < 300000);
-  el.textContent = left > 0 ? duration(left) : d.expired || t(strings.overdue, { d: duration(-left) });
+  el.textContent = left > 0 ? duration(left, true) : d.expired || t(strings.overdue, { d: duration(-left) });
   if (left <= 0 && expireHooks.has(el)) { expireHooks.get(el)(); expireHooks.delete(el); }
   return el;
 }
@@ -90,13 +91,40 @@ export function setOptions(el, options, placeholder) {
 // charCount counts characters as the server does: code points, not UTF-16 units.
 export const charCount = (s) => [...(s || '')].length;
 
-// flash shows a short notice in the page's live region.
+// errorNodes words a failed request in the interface's language, with the server's own
+// (English) sentence beside it as a detail; showError puts them in a status line.
+export function errorNodes(e) {
+  const main = errorText(e);
+  const detail = e?.server && e.server !== main ? e.server : '';
+  return [main, detail ? h('span', { class: 'err-detail', lang: 'en', dir: 'auto', text: detail }) : null].filter(Boolean);
+}
+export function showError(out, e) {
+  out.className = 'form-status error';
+  out.replaceChildren(...errorNodes(e));
+}
+
+// flash shows a short notice, and says it (announce); text may be nodes (errorNodes).
 let flashTimer = 0;
 export function flash(text, kind = 'ok') {
   const box = document.getElementById('flash');
   clearTimeout(flashTimer);
-  box.replaceChildren(h('p', { class: `flash ${kind}`, text }));
+  const p = h('p', { class: `flash ${kind}` }, text);
+  box.replaceChildren(p);
+  announce(p.textContent);
   flashTimer = setTimeout(() => box.replaceChildren(), 8000);
+}
+export const flashError = (e) => flash(errorNodes(e), 'error');
+
+// announce tells assistive technology about a change once, in the page's one (polite) live
+// region: the screens' containers are not live regions, as their clocks tick every second.
+let announceTimer = 0;
+export function announce(text) {
+  const box = document.getElementById('announce');
+  if (!box || !text) return;
+  clearTimeout(announceTimer);
+  box.textContent = '';
+  // Emptied first, so the same words said twice are announced twice.
+  announceTimer = setTimeout(() => { box.textContent = text; }, 50);
 }
 
 // dialog opens a modal dialog: the browser keeps focus inside it and Escape closes it;
@@ -121,6 +149,9 @@ export function dialog(title, ...body) {
   d.showModal();
   return d;
 }
+
+// closeDialogs closes every open dialog (on a change of screen).
+export const closeDialogs = () => { for (const d of document.querySelectorAll('dialog[open]')) d.close(); };
 
 // go changes the in-app route without a page load.
 let router = () => {};

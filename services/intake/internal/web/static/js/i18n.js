@@ -86,14 +86,47 @@ export function day(iso, long) {
   const d = date(iso);
   return d ? fmt('d', long ? { weekday: 'long', day: 'numeric', month: 'long' } : { weekday: 'short', day: 'numeric', month: 'short' }).format(d) : '';
 }
+// calendarDate shows a date without a time ("2025-11-22", as forms store it) in the locale.
+export function calendarDate(ymd, opts) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(String(ymd || ''));
+  if (!m) return String(ymd ?? '');
+  return fmt('d', { timeZone: 'UTC', ...(opts || { dateStyle: 'long' }) }).format(new Date(Date.UTC(+m[1], +m[2] - 1, +m[3])));
+}
+// languageName names a language code in the interface's language: the string table's
+// name, else the browser's, else the code.
+export function languageName(code) {
+  if (strings.languages[code]) return strings.languages[code];
+  try { return new Intl.DisplayNames([current], { type: 'language' }).of(code) || code; } catch { return String(code || ''); }
+}
+// problemText words a server's problem with one field ("required", "must be at most 50")
+// in the interface's language where it is known; else the server's words, marked as such.
+export function problemText(p) {
+  const v = strings.v;
+  p = String(p || '');
+  let m;
+  if (p === 'required') return v.required;
+  if (p === 'unknown field') return v.unknownField;
+  if (p === 'too short') return v.tooShort;
+  if ((m = /^must be at most (\d+) characters$/.exec(p))) return t(v.maxLength, { max: num(m[1]) });
+  if ((m = /^must be between (-?[\d.]+) and (-?[\d.]+)$/.exec(p))) return t(v.range, { min: num(m[1]), max: num(m[2]) });
+  if ((m = /^must be at least (-?[\d.e+]+)$/.exec(p))) return t(v.min, { min: num(m[1]) });
+  if ((m = /^must be at most (-?[\d.e+]+)$/.exec(p))) return t(v.max, { max: num(m[1]) });
+  if (/^must be a (finite )?number$/.test(p)) return v.number;
+  if (/^must be a date/.test(p)) return v.date;
+  if (/^must be one of |^must be true or false$|^unknown (specialty|status)$|^must be a BCP 47/.test(p)) return v.choice;
+  if (/control characters/.test(p)) return v.control;
+  if (/PDF, JPEG or PNG/.test(p)) return strings.files.badType;
+  return current === 'en' ? p : t(v.server, { problem: p });
+}
 export function fullDateTime(iso) {
   const d = date(iso);
   return d ? fmt('d', { dateStyle: 'medium', timeStyle: 'short' }).format(d) : '';
 }
 const unit = (n, u, pad) => fmt('n', { style: 'unit', unit: u, unitDisplay: 'narrow', minimumIntegerDigits: pad ? 2 : 1 }).format(n);
 // duration renders milliseconds as "2d 3h", "1h 05m", "4m 09s" or "12s" in the locale.
-export function duration(ms) {
-  const s = Math.max(0, Math.floor(ms / 1000)), hh = Math.floor(s / 3600), mm = Math.floor(s / 60) % 60;
+// Time left rounds up (`left`): a clock never says "0s" while time remains.
+export function duration(ms, left) {
+  const s = Math.max(0, (left ? Math.ceil : Math.floor)(ms / 1000)), hh = Math.floor(s / 3600), mm = Math.floor(s / 60) % 60;
   if (hh >= 48) return `${unit(Math.floor(hh / 24), 'day')} ${unit(hh % 24, 'hour')}`;
   if (hh) return `${unit(hh, 'hour')} ${unit(mm, 'minute', true)}`;
   if (mm) return `${unit(mm, 'minute')} ${unit(s % 60, 'second', true)}`;

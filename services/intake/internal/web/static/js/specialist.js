@@ -4,7 +4,7 @@
 // a short notice.
 import { api, enc } from './api.js';
 import { strings as S, t } from './i18n.js';
-import { h, free, badge, empty, statusLine, countdown, flash, go, button, keyed } from './dom.js';
+import { h, free, badge, empty, statusLine, countdown, flash, go, button, keyed, showError } from './dom.js';
 import { state, merge, forget, fetchConsult, specialtyName, changed, nameLater, offerFor, onFrame, URGENCY_ORDER, OPEN } from './store.js';
 import { consultCard, cardSig, patientLine } from './referrer.js';
 
@@ -40,7 +40,7 @@ async function answer(verb, c, body, btn, out) {
     flash(O.declined);
   } catch (e) {
     out.textContent = '';
-    if (![403, 404, 409].includes(e.status)) { answered.delete(c.id); out.className = 'form-status error'; out.textContent = e.message; return; }
+    if (![403, 404, 409].includes(e.status)) { answered.delete(c.id); showError(out, e); return; }
     dismissed.add(key);
     flash(O.gone, 'warn');
     fetchConsult(c.id).catch((err) => [403, 404].includes(err.status) && forget(c.id));
@@ -65,11 +65,14 @@ export function markSeen(id) {
 
 export const acceptOffer = (c, btn, out) => answer('accept', c, undefined, btn, out);
 
-// offerActions: Accept, and Decline opening a small inline form with common reasons.
-export function offerActions(c, details) {
+// offerActions: Accept, and Decline opening a small inline form with common reasons. Both
+// buttons are described by the offer's summary (element summaryId): "Accept" alone does not
+// say which consult.
+export function offerActions(c, details, summaryId) {
   const out = statusLine();
   const id = c.id;
-  const accept = button(O.accept, () => acceptOffer(state.consults.get(id), accept, out), { class: 'primary accept', 'data-action': 'accept' });
+  const accept = button(O.accept, () => acceptOffer(state.consults.get(id), accept, out),
+    { class: 'primary accept', 'data-action': 'accept', 'aria-describedby': summaryId });
   const radios = Object.entries(O.reasons).map(([k, label], i) => h('label', { class: 'radio' },
     h('input', { type: 'radio', name: `reason-${id}`, value: k, checked: i === 0 }), ' ', label));
   const text = h('textarea', { id: `decline-text-${id}`, rows: 2, dir: 'auto', maxlength: 500 });
@@ -87,7 +90,7 @@ export function offerActions(c, details) {
   });
   box.addEventListener('keydown', (e) => { if (e.key === 'Escape') { box.hidden = true; decline.focus(); } });
   const decline = button(O.decline, () => { box.hidden = !box.hidden; if (!box.hidden) box.querySelector('input')?.focus(); },
-    { class: 'decline', 'data-action': 'decline', 'aria-expanded': 'false' });
+    { class: 'decline', 'data-action': 'decline', 'aria-expanded': 'false', 'aria-describedby': summaryId });
   new MutationObserver(() => decline.setAttribute('aria-expanded', String(!box.hidden))).observe(box, { attributes: true, attributeFilter: ['hidden'] });
   return [h('div', { class: 'actions' }, accept, decline, details && h('a', { href: `/consults/${enc(id)}`, text: O.details })), box, out];
 }
@@ -96,10 +99,10 @@ export const offerClock = (c) => h('span', { class: 'push offer-clock' }, O.expi
   countdown(mine(c).expires_at, { expired: O.expired, onExpire: changed }));
 
 const offerCard = (c) => h('li', { class: `card offer urgency-${c.urgency}`, 'data-consult-id': c.id },
-  h('div', { class: 'row' }, badge('urgency', c.urgency), h('strong', { text: specialtyName(c.specialty) }),
-    h('span', { class: 'muted patient', text: patientLine(c.patient) }), offerClock(c)),
+  h('div', { class: 'row' }, h('span', { class: 'offer-summary', id: `offer-sum-${c.id}` }, badge('urgency', c.urgency), ' ',
+    h('strong', { text: specialtyName(c.specialty) }), ' ', h('span', { class: 'muted patient', text: patientLine(c.patient) })), offerClock(c)),
   free('p', c.question, 'question'),
-  offerActions(c, true));
+  offerActions(c, true, `offer-sum-${c.id}`));
 
 // What this page showed as live offers, to tell the specialist why one went away.
 const shownOffers = new Map(); // consult id -> specialty
@@ -121,7 +124,8 @@ onFrame((f) => {
 });
 
 export function inboxView(root) {
-  const offersEl = h('ul', { id: 'offers', class: 'list', 'aria-live': 'polite' });
+  // Not a live region: each card's clock ticks. New offers are announced once (flash).
+  const offersEl = h('ul', { id: 'offers', class: 'list' });
   const activeEl = h('ul', { id: 'active', class: 'list' });
   root.append(h('h2', { text: O.title }), offersEl, h('h2', { text: O.active }), activeEl);
   const cards = new Map(); // offer key -> element, reused so typing survives updates

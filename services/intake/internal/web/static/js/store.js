@@ -1,6 +1,6 @@
 // Client state: the signed-in user and profile, the consults it may see (loaded over
 // HTTP at once and kept current by the live stream), display names, specialties.
-import { api, enc } from './api.js';
+import { api, enc, isMissing } from './api.js';
 import { strings, localized } from './i18n.js';
 
 export const state = { me: null, profile: null, consults: new Map(), specialties: [], conn: 'offline', loaded: false };
@@ -19,6 +19,19 @@ export function changed() {
   setTimeout(() => { scheduled = false; for (const fn of listeners) fn(); }, 10);
 }
 
+// wakeAt renders again at the earliest future moment among times (ISO strings), so what
+// depends on the clock (a snooze ending, a deadline passing) changes on time. One timer per name.
+const wakers = new Map();
+export function wakeAt(name, times) {
+  clearTimeout(wakers.get(name));
+  wakers.delete(name);
+  const now = Date.now();
+  const next = Math.min(...times.map((x) => Date.parse(x)).filter((x) => x > now));
+  if (!Number.isFinite(next)) return;
+  // A timer's delay is capped; a far-off moment is looked at again within the hour.
+  wakers.set(name, setTimeout(() => { wakers.delete(name); changed(); }, Math.min(next - now + 200, 3600000)));
+}
+
 const touched = new Map(); // id -> time of the last accepted merge
 
 // merge keeps the later copy: stream frames and HTTP answers race, and the copy
@@ -27,45 +40,92 @@ export function merge(c) {
   if (!c || !c.id) return false;
   const old = state.consults.get(c.id);
   if (old) {
+    // Times compare as instants: the server may write fractions of a second or not.
+    const at = Date.parse(c.updated_at), was = Date.parse(old.updated_at);
     const newer = Array.isArray(c.events) && Array.isArray(old.events)
-      ? c.events.length >= old.events.length : String(c.updated_at) >= String(old.updated_at);
+      ? c.events.length >= old.events.length : !(at < was);
     if (!newer) return false;
   }
   state.consults.set(c.id, { ...old, ...c });
   touched.set(c.id, performance.now());
+  if (state.consults.size > MAX_CONSULTS) trim();
   changed();
   return true;
 }
 
 export function forget(id) { if (state.consults.delete(id)) changed(); }
 
+// Memory stays bounded on a wall screen left open for weeks: past MAX_CONSULTS, the closed
+// consults touched longest ago go (open ones always stay; a screen showing one pins it).
+const MAX_CONSULTS = 1500;
+const pinned = new Map(); // id -> pins
+export function pin(id) {
+  pinned.set(id, (pinned.get(id) || 0) + 1);
+  return () => { const n = pinned.get(id) - 1; if (n > 0) pinned.set(id, n); else pinned.delete(id); };
+}
+function trim() {
+  const closed = [...state.consults.values()].filter((c) => !OPEN(c) && !pinned.has(c.id))
+    .sort((a, b) => (touched.get(a.id) || 0) - (touched.get(b.id) || 0));
+  for (const c of closed.slice(0, state.consults.size - MAX_CONSULTS + 100)) { state.consults.delete(c.id); touched.delete(c.id); }
+  if (closedCursor !== null) closedCursor = 'trimmed'; // the next page starts again from the newest
+}
+
 export async function fetchConsult(id) {
   merge(await api('GET', `/api/v1/consults/${enc(id)}`));
   return state.consults.get(id);
 }
 
-// reload fetches every consult this user may see and drops those the server no
-// longer lists (unless the stream brought them in meanwhile).
+// reload fetches the open consults this user may see (status by status, so a long history
+// of closed ones does not delay them) and drops those the server no longer lists as open
+// (unless the stream brought them in meanwhile); closed ones load on demand (loadClosed).
+export const OPEN_STATUSES = ['escalated', 'requested', 'offered', 'info-requested', 'accepted'];
+const CLOSED_STATUSES = ['completed', 'cancelled'];
+async function pages(status, max, cursor = '', seen) {
+  for (let page = 0; page < max; page++) {
+    const r = await api('GET', `/api/v1/consults?status=${status}&limit=200${cursor ? `&cursor=${enc(cursor)}` : ''}`);
+    for (const c of r.consults || []) { seen?.add(c.id); merge(c); }
+    cursor = r.next_cursor || '';
+    if (!cursor) break;
+  }
+  return cursor;
+}
 let reloading = null;
 export function reload() {
   const started = performance.now();
   reloading = reloading || (async () => {
     const seen = new Set();
-    let cursor = '';
-    for (let page = 0; page < 20; page++) {
-      const r = await api('GET', `/api/v1/consults?limit=200${cursor ? `&cursor=${enc(cursor)}` : ''}`);
-      for (const c of r.consults || []) { seen.add(c.id); merge(c); }
-      cursor = r.next_cursor || '';
-      if (!cursor) break;
-    }
-    if (!cursor) {
-      for (const id of state.consults.keys()) if (!seen.has(id) && touched.get(id) < started) state.consults.delete(id);
+    const left = await Promise.all(OPEN_STATUSES.map((s) => pages(s, 10, '', seen)));
+    if (left.every((c) => !c)) {
+      for (const [id, c] of state.consults) if (OPEN(c) && !seen.has(id) && touched.get(id) < started) state.consults.delete(id);
     }
     state.loaded = true;
     changed();
+    // What closed while the stream was away is listed again, if closed ones were asked for.
+    if (closedCursor !== null) { closedCursor = null; loadClosed().catch(() => {}); }
   })().finally(() => { reloading = null; });
   return reloading;
 }
+
+// loadClosed fetches the next page (50) of closed consults, newest first; closedMore()
+// tells whether there are older ones. null: never asked; '': all loaded.
+let closedCursor = null;
+let closedLoading = null;
+const closedCursors = {};
+export const closedMore = () => closedCursor !== '';
+export function loadClosed() {
+  closedLoading = closedLoading || (async () => {
+    if (closedCursor === null || closedCursor === 'trimmed') for (const s of CLOSED_STATUSES) closedCursors[s] = '';
+    await Promise.all(CLOSED_STATUSES.filter((s) => closedCursors[s] !== undefined).map(async (s) => {
+      const r = await api('GET', `/api/v1/consults?status=${s}&limit=50${closedCursors[s] ? `&cursor=${enc(closedCursors[s])}` : ''}`);
+      for (const c of r.consults || []) merge(c);
+      if (r.next_cursor) closedCursors[s] = r.next_cursor; else delete closedCursors[s];
+    }));
+    closedCursor = CLOSED_STATUSES.some((s) => closedCursors[s] !== undefined) ? 'more' : '';
+    changed();
+  })().finally(() => { closedLoading = null; });
+  return closedLoading;
+}
+export const closedLoaded = () => closedCursor !== null;
 
 // nameOf returns a display name now ("…" until it arrives), asking once per id.
 const names = new Map();
@@ -128,7 +188,8 @@ export function connect() {
   const after = lastSeq();
   let sock;
   try {
-    sock = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/stream${after ? `?after=${after}` : ''}`);
+    // notices=1: coordinators also get notice frames (roster.changed); others get none anyway.
+    sock = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/stream?notices=1${after ? `&after=${after}` : ''}`);
   } catch {
     retryTimer = setTimeout(connect, backoff);
     return;
@@ -139,8 +200,9 @@ export function connect() {
     backoff = 500;
     failures = 0;
     setConn('live');
-    // What changed before the stream opened is fetched again; from here on it arrives as frames.
-    reload().catch(() => {});
+    // A resume with `after` replays what was missed; otherwise what changed before the
+    // stream opened is fetched again. From here on it arrives as frames.
+    if (!after || !state.loaded) reload().catch(() => {});
     if (resyncing) { resyncing = false; for (const fn of resyncHooks) fn(); }
   };
   sock.onmessage = (e) => {
@@ -164,7 +226,7 @@ export function connect() {
       resyncing = true;
       const me = state.me;
       Promise.allSettled([reload(), ...[...resyncHooks].map((fn) => fn())])
-        .finally(() => { if (state.me === me && !ws) connect(); });
+        .finally(() => { if (state.me && state.me.id === me?.id && !ws) connect(); });
       return;
     }
     // 1012 (restart), 4008 (too slow) and plain drops resume with `after`, backing off.
@@ -198,4 +260,24 @@ export function resetState() {
   state.consults.clear();
   touched.clear();
   names.clear();
+  clinics = null;
+  closedCursor = null;
+  for (const k of Object.keys(closedCursors)) delete closedCursors[k];
+}
+
+// clinicName names a clinic: from the roster where this user may read it (coordinators),
+// else '' (the screens then show the clinic's id as a code).
+let clinics = null;
+export function clinicName(id) {
+  if (!id) return '';
+  if (!clinics) {
+    clinics = new Map();
+    if (role() === 'coordinator' && !isMissing('roster')) {
+      api('GET', '/api/v1/roster', undefined, undefined, 'roster').then((r) => {
+        for (const c of r.roster?.clinics || []) clinics.set(c.id, c.name);
+        changed();
+      }, () => {});
+    }
+  }
+  return clinics.get(id) || '';
 }

@@ -28,7 +28,7 @@ export default {
   "years": "{n} y",
   "roles": { "referrer": "Referring physician", "specialist": "Specialist", "coordinator": "Coordinator", "admin": "Administrator" },
   "nav": { "label": "Main", "new": "New consult", "mine": "My consults", "inbox": "Inbox", "queue": "Queue", "oncall": "On call", "figures": "Figures" },
-  "login": { "title": "Sign in", "username": "Username", "password": "Password", "submit": "Sign in", "failed": "Sign-in failed." },
+  "login": { "title": "Sign in", "username": "Username", "password": "Password", "submit": "Sign in", "failed": "Sign-in failed.", "wrong": "Wrong username or password." },
   "status": {
     "requested": "Requested", "offered": "Offered", "accepted": "Accepted", "info-requested": "Information requested",
     "completed": "Completed", "escalated": "Escalated", "cancelled": "Cancelled"
@@ -38,6 +38,8 @@ export default {
   "languages": { "ar": "العربية", "en": "English", "he": "עברית" },
   "availability": { "label": "Availability", "available": "Available", "busy": "Busy", "away": "Away", "saved": "Availability: {value}" },
   "v": {
+    "tooShort": "Too short.",
+    "control": "Remove special (control) characters from the text.",
     "required": "Required.",
     "number": "Enter a number.",
     "whole": "Enter a whole number.",
@@ -51,6 +53,11 @@ export default {
     "unknownField": "This field is not part of the form."
   },
   "form": {
+    "waitingUnsure": "Not confirmed yet: the connection broke before the hospital answered. The request may already have arrived. It will be sent again automatically, and it cannot arrive twice.",
+    "elsewhere": "Being sent from another window of this browser. This form is locked until the hospital confirms it.",
+    "locked": "This request is being sent and can no longer be changed. The form opens again once the hospital confirms it (or refuses it).",
+    "dateHint": "Use the calendar button, or type the date in the order the box shows. The chosen date is then repeated here in words.",
+    "dateChosen": "Chosen: {date}",
     "title": "New consult",
     "caseGroup": "Request",
     "patientGroup": "Patient",
@@ -76,7 +83,7 @@ export default {
     "waitingFiles": "Not sent yet: waiting for the files to finish uploading.",
     "nextTry": "next try in {d}",
     "retryNow": "Try now",
-    "receipt": "Received by the hospital at {time}.",
+    "receipt": "Received by the hospital on {time}.",
     "receiptWith": "Now with: {who}.",
     "receiptRouting": "Being routed to the specialist on call.",
     "receiptStatus": "Status: {status}",
@@ -85,6 +92,9 @@ export default {
     "another": "New consult"
   },
   "files": {
+    "choose": "Choose files",
+    "noneChosen": "No file chosen",
+    "count": "Files: {n}",
     "label": "Attachments (PDF, JPEG, PNG)",
     "hint": "Up to 10 files, 10 MB each. Photos are reduced in size before sending.",
     "preparing": "Preparing…",
@@ -100,8 +110,9 @@ export default {
     "none": "No attachments.",
     "size": "{n} KB"
   },
-  "mine": { "title": "My consults", "empty": "No consults yet." },
+  "mine": { "more": "Show earlier consults", "title": "My consults", "empty": "No consults yet." },
   "detail": {
+    "language": "Reply language",
     "patient": "Patient", "clinic": "Clinic", "created": "Sent", "with": "With", "acceptBy": "Accept by",
     "recommendBy": "Recommendation by", "requested": "Urgency requested", "redFlags": "Red flags",
     "details": "Clinical details", "attachments": "Attachments",
@@ -164,6 +175,7 @@ export default {
     "chartLabel": "Consults per day over the last 7 days"
   },
   "events": {
+    "to": "→ {value}",
     "consult.requested": "Sent by {actor}", "consult.offered": "Offered to {who}", "consult.offer_expired": "Offer to {who} expired",
     "consult.declined": "Declined by {who}", "consult.accepted": "Accepted by {who}", "consult.message": "Message from {actor}",
     "consult.info_requested": "More information requested by {actor}", "consult.completed": "Recommendation sent by {actor}",
@@ -172,6 +184,19 @@ export default {
     "consult.coordinators_alerted": "Coordinators alerted", "consult.urgency_changed": "Urgency changed by {actor}",
     "consult.specialty_changed": "Specialty changed by {actor}", "consult.snoozed": "Alarm snoozed by {actor}",
     "consult.sla_breached": "Response-time target missed", "other": "Update: {type}"
+  },
+  "err": {
+    "invalid": "The server did not accept this request.",
+    "unauthenticated": "Your session has ended. Please sign in again.",
+    "forbidden": "You are not allowed to do this.",
+    "not_found": "Not found, or not available to you.",
+    "conflict": "This has changed in the meantime (someone else may have acted first). The page shows the current state.",
+    "too_large": "Too large for the server.",
+    "rate_limited": "Too many requests. Please wait a moment and try again.",
+    "unavailable": "The server is temporarily unavailable. Please try again shortly.",
+    "internal": "An error occurred on the server. Please try again.",
+    "network": "No connection to the server. Please try again.",
+    "timeout": "The server did not answer in time. Please try again."
   },
   "system": "the system"
 };

@@ -28,7 +28,7 @@ export default {
   "years": "גיל {n}",
   "roles": { "referrer": "רופא/ה מפנה", "specialist": "מומחה/ית", "coordinator": "רכז/ת", "admin": "מנהל/ת מערכת" },
   "nav": { "label": "ראשי", "new": "ייעוץ חדש", "mine": "הייעוצים שלי", "inbox": "תיבת נכנסים", "queue": "תור", "oncall": "תורנות", "figures": "נתונים" },
-  "login": { "title": "כניסה", "username": "שם משתמש", "password": "סיסמה", "submit": "כניסה", "failed": "הכניסה נכשלה." },
+  "login": { "title": "כניסה", "username": "שם משתמש", "password": "סיסמה", "submit": "כניסה", "failed": "הכניסה נכשלה.", "wrong": "שם משתמש או סיסמה שגויים." },
   "status": {
     "requested": "נשלח", "offered": "הוצע למומחה", "accepted": "התקבל", "info-requested": "נדרש מידע נוסף",
     "completed": "הושלם", "escalated": "הוסלם", "cancelled": "בוטל"
@@ -38,6 +38,8 @@ export default {
   "languages": { "ar": "العربية", "en": "English", "he": "עברית" },
   "availability": { "label": "זמינות", "available": "זמין/ה", "busy": "עסוק/ה", "away": "לא זמין/ה", "saved": "זמינות: {value}" },
   "v": {
+    "tooShort": "קצר מדי.",
+    "control": "יש להסיר תווים מיוחדים (תווי בקרה) מהטקסט.",
     "required": "שדה חובה.",
     "number": "יש להזין מספר.",
     "whole": "יש להזין מספר שלם.",
@@ -51,6 +53,11 @@ export default {
     "unknownField": "שדה זה אינו חלק מהטופס."
   },
   "form": {
+    "waitingUnsure": "עדיין לא אושר: החיבור נותק לפני שבית החולים ענה. ייתכן שהבקשה כבר הגיעה. היא תישלח שוב אוטומטית, ולא תגיע פעמיים.",
+    "elsewhere": "הבקשה נשלחת מחלון אחר של דפדפן זה. הטופס נעול עד שבית החולים יאשר אותה.",
+    "locked": "הבקשה נשלחת ולא ניתן עוד לשנות אותה. הטופס ייפתח שוב כשבית החולים יאשר אותה (או ידחה אותה).",
+    "dateHint": "השתמשו בכפתור לוח השנה, או הקלידו את התאריך לפי הסדר שמוצג בשדה. התאריך שנבחר יוצג אז כאן במילים.",
+    "dateChosen": "התאריך שנבחר: {date}",
     "title": "ייעוץ חדש",
     "caseGroup": "הבקשה",
     "patientGroup": "המטופל/ת",
@@ -76,7 +83,7 @@ export default {
     "waitingFiles": "עדיין לא נשלח: ממתין לסיום העלאת הקבצים.",
     "nextTry": "ניסיון הבא בעוד {d}",
     "retryNow": "לנסות עכשיו",
-    "receipt": "התקבל בבית החולים בשעה {time}.",
+    "receipt": "התקבל בבית החולים: {time}.",
     "receiptWith": "כעת אצל: {who}.",
     "receiptRouting": "מנותב למומחה התורן.",
     "receiptStatus": "מצב: {status}",
@@ -85,6 +92,9 @@ export default {
     "another": "ייעוץ חדש"
   },
   "files": {
+    "choose": "בחירת קבצים",
+    "noneChosen": "לא נבחר קובץ",
+    "count": "מספר קבצים: {n}",
     "label": "קבצים מצורפים (PDF, JPEG, PNG)",
     "hint": "עד 10 קבצים, עד 10 MB לקובץ. תמונות מוקטנות לפני השליחה.",
     "preparing": "מכין…",
@@ -100,8 +110,9 @@ export default {
     "none": "אין קבצים מצורפים.",
     "size": "{n} KB"
   },
-  "mine": { "title": "הייעוצים שלי", "empty": "אין ייעוצים עדיין." },
+  "mine": { "more": "הצגת ייעוצים קודמים", "title": "הייעוצים שלי", "empty": "אין ייעוצים עדיין." },
   "detail": {
+    "language": "שפת התשובה",
     "patient": "מטופל/ת", "clinic": "מרפאה", "created": "נשלח", "with": "אצל", "acceptBy": "קבלה עד",
     "recommendBy": "המלצה עד", "requested": "הדחיפות שהתבקשה", "redFlags": "סימני אזהרה",
     "details": "נתונים קליניים", "attachments": "קבצים מצורפים",
@@ -164,6 +175,7 @@ export default {
     "chartLabel": "מספר הייעוצים ליום בשבעת הימים האחרונים"
   },
   "events": {
+    "to": "← {value}",
     "consult.requested": "נשלח על ידי {actor}", "consult.offered": "הוצע ל-{who}", "consult.offer_expired": "תוקף ההצעה ל-{who} פג",
     "consult.declined": "נדחה על ידי {who}", "consult.accepted": "התקבל על ידי {who}", "consult.message": "הודעה מ-{actor}",
     "consult.info_requested": "{actor} ביקש/ה מידע נוסף", "consult.completed": "ההמלצה נשלחה על ידי {actor}",
@@ -172,6 +184,19 @@ export default {
     "consult.coordinators_alerted": "הרכזים קיבלו התראה", "consult.urgency_changed": "הדחיפות שונתה על ידי {actor}",
     "consult.specialty_changed": "התחום שונה על ידי {actor}", "consult.snoozed": "ההתראה הושתקה על ידי {actor}",
     "consult.sla_breached": "חריגה מיעד זמן התגובה", "other": "עדכון: {type}"
+  },
+  "err": {
+    "invalid": "השרת לא קיבל את הבקשה.",
+    "unauthenticated": "ההתחברות שלך הסתיימה. נא להתחבר שוב.",
+    "forbidden": "אין לך הרשאה לבצע פעולה זו.",
+    "not_found": "לא נמצא, או שאינו זמין עבורך.",
+    "conflict": "משהו השתנה בינתיים (ייתכן שמישהו אחר פעל קודם). הדף מציג את המצב העדכני.",
+    "too_large": "גדול מדי עבור השרת.",
+    "rate_limited": "יותר מדי בקשות. נא להמתין רגע ולנסות שוב.",
+    "unavailable": "השרת אינו זמין כרגע. נא לנסות שוב בעוד רגע.",
+    "internal": "אירעה שגיאה בשרת. נא לנסות שוב.",
+    "network": "אין חיבור לשרת. נא לנסות שוב.",
+    "timeout": "השרת לא ענה בזמן. נא לנסות שוב."
   },
   "system": "המערכת"
 };
