@@ -58,8 +58,9 @@ type Consult struct {
 	Offers []struct {
 		SpecialistID string `json:"specialist_id"`
 	} `json:"offers"`
-	RequestedUrgency string   `json:"requested_urgency"`
-	RedFlags         []string `json:"red_flags"`
+	RequestedUrgency string              `json:"requested_urgency"`
+	RedFlags         []string            `json:"red_flags"`
+	RedFlagReasons   []map[string]string `json:"red_flag_reasons"`
 	SLA              struct {
 		AcceptBy time.Time `json:"accept_by"`
 	} `json:"sla"`
@@ -670,6 +671,12 @@ func (s *suite) redFlags(t *testing.T) {
 	assert.Equal(t, "emergent", c.Urgency)
 	assert.Equal(t, "routine", c.RequestedUrgency)
 	assert.NotEmpty(t, c.RedFlags)
+	require.Len(t, c.RedFlagReasons, len(c.RedFlags), "the reasons by language")
+	for _, r := range c.RedFlagReasons {
+		for _, lang := range []string{"en", "ar", "he"} {
+			assert.NotEmpty(t, r[lang], "a red-flag reason without its %s text: %v", lang, r)
+		}
+	}
 	require.NotEmpty(t, c.Events)
 	assert.Contains(t, c.Events[0].Reason, "raised from routine to emergent")
 

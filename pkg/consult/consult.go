@@ -137,8 +137,9 @@ type Consult struct {
 	Attachments []event.Attachment `json:"attachments,omitempty"`
 	// RequestedUrgency is what the referrer chose when red-flag rules raised the urgency, and
 	// RedFlags says why.
-	RequestedUrgency string   `json:"requested_urgency,omitempty"`
-	RedFlags         []string `json:"red_flags,omitempty"`
+	RequestedUrgency string              `json:"requested_urgency,omitempty"`
+	RedFlags         []string            `json:"red_flags,omitempty"`
+	RedFlagReasons   []map[string]string `json:"red_flag_reasons,omitempty"`
 	// Offer is the first of Offers, or nil: the one live offer of every consult not offered to
 	// several specialists at once.
 	Offer  *Offer  `json:"offer"`
@@ -210,7 +211,7 @@ func Apply(c *Consult, e event.Event) (*Consult, error) {
 			ID: e.ConsultID, Status: StatusRequested, Urgency: r.Urgency, Specialty: r.Specialty,
 			ClinicID: r.ClinicID, ReferrerID: e.ActorID, Patient: r.Patient, Question: r.Question,
 			Summary: r.Summary, Language: r.Language, CreatedAt: e.At, SLA: SLA{AcceptBy: r.AcceptBy, RecommendBy: r.RecommendBy},
-			Details: r.Details, Attachments: r.Attachments, RequestedUrgency: r.RequestedUrgency, RedFlags: r.RedFlags,
+			Details: r.Details, Attachments: r.Attachments, RequestedUrgency: r.RequestedUrgency, RedFlags: r.RedFlags, RedFlagReasons: r.RedFlagReasons,
 			Messages: []Message{}, Receipts: []Receipt{}, Offers: []Offer{}, IdempotencyKey: r.IdempotencyKey,
 		}
 		n.record(e)

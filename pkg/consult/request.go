@@ -53,9 +53,9 @@ type Policy struct {
 	// CheckDetails checks answers against the specialty's form, returning them cleaned and the
 	// fields at fault ("details.<key>"). Nil accepts no details.
 	CheckDetails func(specialty string, details map[string]any) (map[string]any, map[string]string)
-	// Triage applies the red-flag rules: the urgency they raise the consult to, and why.
-	// Nil raises nothing.
-	Triage func(specialty, urgency string, details map[string]any) (string, []string)
+	// Triage applies the red-flag rules: the urgency they raise the consult to, and why, each
+	// reason by language ("en" always). Nil raises nothing.
+	Triage func(specialty, urgency string, details map[string]any) (string, []map[string]string)
 	// AcceptWithin is the SLA for a specialist to accept, per urgency.
 	AcceptWithin map[string]time.Duration
 	// RecommendWithin is the SLA for the recommendation, per urgency, counted from the request.
@@ -129,7 +129,10 @@ func Submit(a Actor, d Draft, id, idempotencyKey string, p Policy, now time.Time
 	}
 	if p.Triage != nil {
 		if raised, reasons := p.Triage(d.Specialty, d.Urgency, details); raised != d.Urgency && len(reasons) > 0 {
-			r.RequestedUrgency, r.Urgency, r.RedFlags = d.Urgency, raised, reasons
+			r.RequestedUrgency, r.Urgency, r.RedFlagReasons = d.Urgency, raised, reasons
+			for _, reason := range reasons {
+				r.RedFlags = append(r.RedFlags, reason["en"])
+			}
 		}
 	}
 	r.AcceptBy, r.RecommendBy = SLAFor(r.Urgency, now, p.AcceptWithin, p.RecommendWithin)

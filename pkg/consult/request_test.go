@@ -369,13 +369,22 @@ type triage struct {
 	details   map[string]any
 }
 
-func (tr *triage) apply(specialty, urgency string, details map[string]any) (string, []string) {
+func (tr *triage) apply(specialty, urgency string, details map[string]any) (string, []map[string]string) {
 	tr.called++
 	tr.specialty, tr.asked, tr.details = specialty, urgency, details
 	if tr.urgency == "" {
 		return urgency, nil
 	}
-	return tr.urgency, tr.reasons
+	return tr.urgency, byLanguage(tr.reasons)
+}
+
+// byLanguage gives each English reason an Arabic counterpart, as the rules do.
+func byLanguage(reasons []string) []map[string]string {
+	var out []map[string]string
+	for _, r := range reasons {
+		out = append(out, map[string]string{"en": r, "ar": "ar: " + r})
+	}
+	return out
 }
 
 func TestSubmitTriage(t *testing.T) {
@@ -440,6 +449,7 @@ func TestSubmitTriage(t *testing.T) {
 			assert.Equal(t, tt.want, c.Urgency, "got consult urgency %q, want %q", c.Urgency, tt.want)
 			assert.Equal(t, tt.requested, c.RequestedUrgency, "got consult requested urgency %q, want %q", c.RequestedUrgency, tt.requested)
 			assert.Equal(t, tt.redFlags, c.RedFlags, "got consult red flags %v, want %v", c.RedFlags, tt.redFlags)
+			assert.Equal(t, byLanguage(tt.redFlags), c.RedFlagReasons, "got reasons by language %v, want %v", c.RedFlagReasons, byLanguage(tt.redFlags))
 			assert.Equal(t, wantAccept, c.SLA.AcceptBy, "got consult accept_by %v, want %v", c.SLA.AcceptBy, wantAccept)
 			assert.Equal(t, wantRecommend, c.SLA.RecommendBy, "got consult recommend_by %v, want %v", c.SLA.RecommendBy, wantRecommend)
 		})

@@ -63,8 +63,10 @@ type Request struct {
 	Attachments []Attachment `json:"attachments,omitempty"`
 	// RequestedUrgency is the urgency the referrer chose when red-flag rules raised it.
 	RequestedUrgency string `json:"requested_urgency,omitempty"`
-	// RedFlags are the reasons red-flag rules gave for raising the urgency.
-	RedFlags []string `json:"red_flags,omitempty"`
+	// RedFlags are the reasons red-flag rules gave for raising the urgency, in English;
+	// RedFlagReasons the same reasons by language (en, ar, he).
+	RedFlags       []string            `json:"red_flags,omitempty"`
+	RedFlagReasons []map[string]string `json:"red_flag_reasons,omitempty"`
 	// AcceptBy is the SLA deadline for a specialist to accept, fixed at submission.
 	AcceptBy time.Time `json:"accept_by"`
 	// RecommendBy is the SLA deadline for the recommendation.

@@ -180,3 +180,19 @@ func checkCondition(path string, f Field, c Condition) error {
 	}
 	return nil
 }
+
+// Reasons returns why each flag fired, by language, with the rule's id standing in for an
+// English reason the rule does not give.
+func Reasons(flags []RedFlag) []map[string]string {
+	out := make([]map[string]string, len(flags))
+	for i, f := range flags {
+		out[i] = maps.Clone(f.Reason)
+		if out[i] == nil {
+			out[i] = map[string]string{}
+		}
+		if out[i]["en"] == "" {
+			out[i]["en"] = f.ID
+		}
+	}
+	return out
+}

@@ -111,3 +111,17 @@ func TestTriageOperators(t *testing.T) {
 	_, again := r.Triage("onc", "routine", map[string]any{"anc": 1.0})
 	assert.Equal(t, "anc-eq-1", again[0].Reason["en"], "got the roster's reason changed through a result")
 }
+
+func TestReasons(t *testing.T) {
+	t.Parallel()
+	got := roster.Reasons([]roster.RedFlag{
+		{ID: "fn", Reason: map[string]string{"en": "Febrile neutropenia", "ar": "قلة العدلات الحموية"}},
+		{ID: "no-english", Reason: map[string]string{"he": "דימום"}},
+		{ID: "bare"},
+	})
+	assert.Equal(t, []map[string]string{
+		{"en": "Febrile neutropenia", "ar": "قلة العدلات الحموية"},
+		{"en": "no-english", "he": "דימום"},
+		{"en": "bare"},
+	}, got)
+}

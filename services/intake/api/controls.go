@@ -1,7 +1,6 @@
 package api
 
 import (
-	"cmp"
 	"net/http"
 	"strings"
 	"time"
@@ -18,13 +17,9 @@ func (s *Server) submitPolicy(ros *roster.Roster) consult.Policy {
 	return consult.Policy{
 		KnownSpecialty: ros.HasSpecialty,
 		CheckDetails:   ros.CheckDetails,
-		Triage: func(specialty, urgency string, details map[string]any) (string, []string) {
+		Triage: func(specialty, urgency string, details map[string]any) (string, []map[string]string) {
 			raised, flags := ros.Triage(specialty, urgency, details)
-			reasons := make([]string, 0, len(flags))
-			for _, f := range flags {
-				reasons = append(reasons, cmp.Or(f.Reason["en"], f.ID))
-			}
-			return raised, reasons
+			return raised, roster.Reasons(flags)
 		},
 		AcceptWithin:    s.cfg.SLA.AcceptWithin,
 		RecommendWithin: s.cfg.SLA.RecommendWithin,

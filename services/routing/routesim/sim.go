@@ -114,13 +114,9 @@ func Simulate(ctx context.Context, cfg Config, r *roster.Roster) (*Result, error
 	s.policy = consult.Policy{
 		KnownSpecialty: r.HasSpecialty,
 		CheckDetails:   r.CheckDetails,
-		Triage: func(specialty, urgency string, details map[string]any) (string, []string) {
+		Triage: func(specialty, urgency string, details map[string]any) (string, []map[string]string) {
 			raised, flags := r.Triage(specialty, urgency, details)
-			reasons := make([]string, 0, len(flags))
-			for _, f := range flags {
-				reasons = append(reasons, cmp.Or(f.Reason["en"], f.ID))
-			}
-			return raised, reasons
+			return raised, roster.Reasons(flags)
 		},
 		AcceptWithin: cfg.SLA.AcceptWithin, RecommendWithin: cfg.SLA.RecommendWithin,
 	}

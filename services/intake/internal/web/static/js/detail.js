@@ -2,7 +2,7 @@
 // the actions the signed-in role may take on it. Inputs are built once and only shown
 // or hidden, so a live update never wipes what someone is typing. Prints cleanly.
 import { api, enc, errorText } from './api.js';
-import { strings as S, t, num, dateTime, fullDateTime, localized, locale, calendarDate, languageName } from './i18n.js';
+import { strings as S, t, num, dateTime, fullDateTime, localized, locale, calendarDate, languageName, flagReasons } from './i18n.js';
 import { h, free, badge, empty, statusLine, countdown, field, since, button, showError } from './dom.js';
 import { state, merge, forget, fetchConsult, nameOf, holderName, specialtyName, specialty, loadSpecialties, resyncHooks, offerFor, role as roleOf, OPEN, clinicName, pin, wakeAt } from './store.js';
 import { patientLine } from './referrer.js';
@@ -156,7 +156,7 @@ export function detailView(root, { id }) {
     const clinic = clinicName(c.clinic_id);
     const sz = role === 'coordinator' ? snoozedUntil(c) : '';
     wakeAt(`detail-${id}`, [sz]);
-    if (!same(facts, [c.patient, c.clinic_id, clinic, c.created_at, open, holderName(c), sla, awaiting, raised, c.red_flags, c.requested_urgency, c.language, sz, lang])) {
+    if (!same(facts, [c.patient, c.clinic_id, clinic, c.created_at, open, holderName(c), sla, awaiting, raised, flagReasons(c), c.requested_urgency, c.language, sz, lang])) {
       facts.replaceChildren(...[
         fact(D.patient, patientLine(c.patient), c.patient?.reference ? [' · ', free('span', c.patient.reference)] : null),
         // The clinic's name where this user may read it, else its id, as a code.
@@ -168,7 +168,7 @@ export function detailView(root, { id }) {
         sla.recommend_by && open ? fact(D.recommendBy, countdown(sla.recommend_by, { breached: sla.recommend_breached })) : [],
         raised ? fact(D.requested, S.urgency[c.requested_urgency] || c.requested_urgency) : [],
         // Each reason in its own direction, the list in the page's.
-        c.red_flags?.length ? fact(D.redFlags, h('ul', { class: 'flags', id: 'red-flags' }, c.red_flags.map((r) => h('li', {}, h('bdi', { text: r }))))) : [],
+        c.red_flags?.length ? fact(D.redFlags, h('ul', { class: 'flags', id: 'red-flags' }, flagReasons(c).map((r) => h('li', {}, h('bdi', { text: r }))))) : [],
         c.language ? fact(D.language, languageName(c.language)) : [],
         sz ? fact(S.queue.snoozed, t(S.coord.snoozedUntil, { time: dateTime(sz) })) : [],
       ].flat());
@@ -220,10 +220,10 @@ export function detailView(root, { id }) {
     // the line says already (in the page's language, with the flags).
     const evs = (c.events || []).map((ev) => ({ type: ev.type, when: dateTime(ev.at), words: eventWords(ev, c),
       reason: ev.type === 'consult.requested' && raised ? '' : ev.reason || '' }));
-    if (!same(timeline, [evs, raised ? c.red_flags : 0])) {
+    if (!same(timeline, [evs, raised ? flagReasons(c) : 0])) {
       timeline.replaceChildren(...evs.map((ev) => h('li', { 'data-type': ev.type },
         h('span', { class: 'when', text: ev.when }), ' ', ev.words,
-        ev.type === 'consult.requested' && raised ? [' ', free('span', c.red_flags.join('; '), 'reason')] : null,
+        ev.type === 'consult.requested' && raised ? [' ', free('span', flagReasons(c).join('; '), 'reason')] : null,
         ev.reason ? [' — ', free('span', ev.reason, 'reason')] : null)));
     }
 

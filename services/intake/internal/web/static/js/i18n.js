@@ -16,6 +16,10 @@ let current = '';
 const listeners = new Set();
 export const onLocale = (fn) => listeners.add(fn);
 export const locale = () => current;
+// flagReasons are why red-flag rules raised a consult's urgency, in the page's language when the
+// rule gave one (English otherwise).
+export const flagReasons = (c) =>
+  c.red_flag_reasons?.length ? c.red_flag_reasons.map((m) => m[current] || m.en) : c.red_flags || [];
 export const isRTL = () => RTL.has(current);
 
 function assign(dst, src) {

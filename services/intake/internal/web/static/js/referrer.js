@@ -2,7 +2,7 @@
 // specialty's own), whose draft survives reloads and dropped links until the server
 // confirms it, and "My consults".
 import { api, enc, newKey } from './api.js';
-import { strings as S, t, num, dateTime, fullDateTime, localized, locale, calendarDate, problemText } from './i18n.js';
+import { strings as S, t, num, dateTime, fullDateTime, localized, locale, calendarDate, problemText, flagReasons } from './i18n.js';
 import { h, free, badge, empty, countdown, field, select, setOptions, setFieldError, charCount, button, keyed, announce, errorNodes } from './dom.js';
 import { state, merge, changed, holderName, holderIds, specialtyName, specialty, loadSpecialties, fetchConsult, loadClosed, closedLoaded, closedMore, pin } from './store.js';
 import * as A from './attachments.js';
@@ -450,7 +450,7 @@ export function newConsultView(root) {
     if (!r) return;
     const raised = r.red_flags?.length && r.requested_urgency && r.requested_urgency !== r.urgency;
     const holder = holderIds(r).length ? t(F.receiptWith, { who: holderName(r) }) : F.receiptRouting;
-    const sig = JSON.stringify([r.id, r.status, r.urgency, holder, raised ? r.red_flags : 0, locale()]);
+    const sig = JSON.stringify([r.id, r.status, r.urgency, holder, raised ? flagReasons(r) : 0, locale()]);
     if (sig === receiptSig) return;
     const first = receipt.dataset.consultId !== r.id;
     receiptSig = sig;
@@ -462,7 +462,7 @@ export function newConsultView(root) {
     rRaised.hidden = !raised;
     if (raised) {
       const [before, after] = F.raised.split('{reasons}');
-      rRaised.replaceChildren(t(before, { urgency: S.urgency[r.urgency] || r.urgency }), free('span', r.red_flags.join('; ')), t(after || '', {}));
+      rRaised.replaceChildren(t(before, { urgency: S.urgency[r.urgency] || r.urgency }), free('span', flagReasons(r).join('; ')), t(after || '', {}));
     }
     rLink.href = `/consults/${enc(r.id)}`;
     rLink.textContent = F.open;
