@@ -69,8 +69,12 @@ function route(e) {
 
 // ---- language ----
 const localeKey = (id) => `consults.locale${id ? `.${id}` : ''}`;
+// chosenHere is the language the user picked on this page since signing in: it outranks a
+// profile answer that arrives after the pick.
+let chosenHere = null;
 function chooseLocale(l, save) {
   if (save) {
+    chosenHere = l;
     try { localStorage.setItem(localeKey(), l); if (state.me) localStorage.setItem(localeKey(state.me.id), l); } catch { /* blocked */ }
     if (state.me && !isMissing('profile')) {
       api('PUT', '/api/v1/me/profile', { locale: l }, undefined, 'profile')
@@ -80,7 +84,7 @@ function chooseLocale(l, save) {
   if (setLocale(l)) { headerKey = null; route(); changed(); }
 }
 // The user's language: the profile's, else the one last chosen here, else the user's first, else the browser's.
-const userLocale = () => pick(state.profile?.locale, localStorage.getItem(localeKey(state.me?.id)), state.me?.languages || [], browserLocale());
+const userLocale = () => pick(chosenHere, state.profile?.locale, localStorage.getItem(localeKey(state.me?.id)), state.me?.languages || [], browserLocale());
 
 // ---- header ----
 let headerKey = null;
@@ -185,6 +189,7 @@ function loginView() {
 
 async function startSession(user) {
   resetState();
+  chosenHere = null;
   state.me = user;
   // The page works from HTTP at once; the stream joins when it can.
   connect();
