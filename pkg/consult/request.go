@@ -27,6 +27,9 @@ var Sexes = []string{"female", "male", "other", "unknown"}
 // languageTag is a well-formed BCP 47 tag in the common shapes (language, script, region, variants).
 var languageTag = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$`)
 
+// LanguageTag reports whether tag is a BCP 47 language tag such as ar, he or pt-BR.
+func LanguageTag(tag string) bool { return len(tag) <= 35 && languageTag.MatchString(tag) }
+
 // Draft is a consult as the referrer submits it. Pointer fields tell "absent" from zero.
 type Draft struct {
 	Urgency   string        `json:"urgency"`
@@ -104,7 +107,7 @@ func Submit(a Actor, d Draft, id, idempotencyKey string, p Policy, now time.Time
 	checkText(f, "question", question, 1, MaxQuestion)
 	summary := strings.TrimSpace(d.Summary)
 	checkText(f, "summary", summary, 0, MaxSummary)
-	if d.Language != "" && (len(d.Language) > 35 || !languageTag.MatchString(d.Language)) {
+	if d.Language != "" && !LanguageTag(d.Language) {
 		f["language"] = "must be a BCP 47 language tag such as ar, he or en"
 	}
 	var details map[string]any

@@ -285,11 +285,11 @@ func (s Specialty) clone() Specialty {
 	return s
 }
 
-// hospitalZone loads Zone once.
-var hospitalZone = sync.OnceValues(func() (*time.Location, error) { return time.LoadLocation(Zone) })
+// Location returns the hospital's zone, loaded once (it is compiled in through time/tzdata).
+var Location = sync.OnceValues(func() (*time.Location, error) { return time.LoadLocation(Zone) })
 
 func (r *Roster) index() error {
-	loc, err := hospitalZone()
+	loc, err := Location()
 	if err != nil {
 		return fmt.Errorf("roster: load zone: %w", err)
 	}

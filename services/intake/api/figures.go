@@ -4,8 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"sync"
-	"time"
 
 	"github.com/regionalconsult/broker/pkg/apierror"
 	"github.com/regionalconsult/broker/pkg/consult"
@@ -18,9 +16,6 @@ const (
 	defaultFigureDays = 7
 	maxFigureDays     = 31
 )
-
-// figuresZone is the hospital's zone: its civil days are the days the figures count.
-var figuresZone = sync.OnceValues(func() (*time.Location, error) { return time.LoadLocation(roster.Zone) })
 
 // figures answers the coordinators' dashboard figures: today's and the last days' counts and
 // response times, by the day the consults were requested. Aggregates only: it names no consult.
@@ -38,7 +33,7 @@ func (s *Server) figures(w http.ResponseWriter, r *http.Request, u roster.User) 
 		}
 		days = n
 	}
-	loc, err := figuresZone()
+	loc, err := roster.Location() // the hospital's civil days are the days the figures count
 	if err != nil {
 		apierror.Write(w, s.log, err) // the zone is compiled in: a bug if it fails
 		return

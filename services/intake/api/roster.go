@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,9 +29,6 @@ const (
 	maxBoardDays      = 14
 	defaultBoardDays  = 7
 )
-
-// languageTag is the shape of a BCP 47 tag such as ar, he or pt-BR.
-var languageTag = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
 
 // rosterEditor reports whether u may read and change the roster.
 func rosterEditor(u roster.User) bool {
@@ -354,7 +350,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, u roster.User
 		}
 		if body.Languages != nil {
 			for _, l := range *body.Languages {
-				if !languageTag.MatchString(strings.TrimSpace(l)) {
+				if !consult.LanguageTag(strings.TrimSpace(l)) {
 					fields["languages"] = fmt.Sprintf("must be language tags such as ar or he (got %q)", l)
 				}
 			}
