@@ -18,7 +18,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/regionalconsult/broker/pkg/apiclient"
+	"github.com/regionalconsult/broker/internal/testkit/apiclient"
 )
 
 // rig is a run's consultd and what the clients need to reach it.

@@ -104,7 +104,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
-	"github.com/regionalconsult/broker/pkg/apiclient"
+	"github.com/regionalconsult/broker/internal/testkit/apiclient"
 )
 
 const (

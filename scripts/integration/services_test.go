@@ -23,8 +23,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/regionalconsult/broker/pkg/acceptance"
-	"github.com/regionalconsult/broker/pkg/testenv"
+	"github.com/regionalconsult/broker/internal/testkit/acceptance"
+	"github.com/regionalconsult/broker/internal/testkit/testenv"
 )
 
 // build compiles the service binaries and nats-server once.

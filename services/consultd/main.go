@@ -18,14 +18,14 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/regionalconsult/broker/pkg/config"
-	"github.com/regionalconsult/broker/pkg/directory"
-	"github.com/regionalconsult/broker/pkg/embedded"
-	"github.com/regionalconsult/broker/pkg/infra"
-	"github.com/regionalconsult/broker/pkg/presence"
-	"github.com/regionalconsult/broker/pkg/profile"
-	"github.com/regionalconsult/broker/pkg/ratelimit"
-	"github.com/regionalconsult/broker/pkg/readmodel"
+	"github.com/regionalconsult/broker/pkg/nats/directory"
+	"github.com/regionalconsult/broker/pkg/nats/profile"
+	"github.com/regionalconsult/broker/pkg/process/config"
+	"github.com/regionalconsult/broker/pkg/process/embedded"
+	"github.com/regionalconsult/broker/pkg/process/service"
+	"github.com/regionalconsult/broker/pkg/redis/presence"
+	"github.com/regionalconsult/broker/pkg/redis/ratelimit"
+	"github.com/regionalconsult/broker/pkg/redis/readmodel"
 	"github.com/regionalconsult/broker/pkg/roster"
 	"github.com/regionalconsult/broker/services/intake/api"
 	"github.com/regionalconsult/broker/services/notify/fallback"
@@ -34,7 +34,7 @@ import (
 )
 
 func main() {
-	infra.Main("consultd", func(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	service.Main("consultd", func(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 		return run(ctx, os.Args[1:], getenv, stdout)
 	})
 }
@@ -123,7 +123,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			stopEmbedded[i]()
 		}
 	}()
-	icfg := infra.Config{ServiceName: "consultd", OTLPEndpoint: cfg.OTLPEndpoint, NATSURL: cfg.NATSURL, RedisURL: cfg.RedisURL, Replicas: cfg.Replicas}
+	icfg := service.Config{ServiceName: "consultd", OTLPEndpoint: cfg.OTLPEndpoint, NATSURL: cfg.NATSURL, RedisURL: cfg.RedisURL, Replicas: cfg.Replicas}
 	if cfg.NATSURL == "" {
 		ns, err := embedded.StartNATS(filepath.Join(cfg.DataDir, "jetstream"), "", 0)
 		if err != nil {
@@ -140,7 +140,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		stopEmbedded = append(stopEmbedded, r.Close)
 		icfg.RedisURL = r.URL()
 	}
-	in, err := infra.Open(ctx, icfg, log)
+	in, err := service.Open(ctx, icfg, log)
 	if err != nil {
 		return err
 	}
@@ -173,8 +173,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	fmt.Fprintf(stdout, "consultd listening on http://%s (started in %s; redis %s; nats %s)\n",
 		ln.Addr(), time.Since(start).Round(time.Millisecond), kind(cfg.RedisURL), kind(cfg.NATSURL))
-	return infra.Serve(ctx, log, &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}, ln,
-		map[string]infra.Component{"projector": projector.Run, "routing": router.Run, "gateway": gw.Run, "directory": in.Directory.Watch,
+	return service.Serve(ctx, log, &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}, ln,
+		map[string]service.Component{"projector": projector.Run, "routing": router.Run, "gateway": gw.Run, "directory": in.Directory.Watch,
 			"profiles": profiles.Watch, "uploads": in.Bus.CleanAttachments,
 			"email": fallback.New(cfg.Mail, in.Bus, in.Redis, tracker, in.Directory, log).Run},
 		gw.Shutdown)

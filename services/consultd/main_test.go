@@ -11,9 +11,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/regionalconsult/broker/pkg/acceptance"
-	"github.com/regionalconsult/broker/pkg/apiclient"
-	"github.com/regionalconsult/broker/pkg/testenv"
+	"github.com/regionalconsult/broker/internal/testkit/acceptance"
+	"github.com/regionalconsult/broker/internal/testkit/apiclient"
+	"github.com/regionalconsult/broker/internal/testkit/testenv"
 )
 
 // syncBuffer is stdout shared between run and the test.

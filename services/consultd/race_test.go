@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/regionalconsult/broker/pkg/apiclient"
-	"github.com/regionalconsult/broker/pkg/testenv"
+	"github.com/regionalconsult/broker/internal/testkit/apiclient"
+	"github.com/regionalconsult/broker/internal/testkit/testenv"
 )
 
 // demoHash is the bcrypt hash of "demo".

@@ -16,14 +16,14 @@ import (
 	"os"
 	"time"
 
-	"github.com/regionalconsult/broker/pkg/config"
-	"github.com/regionalconsult/broker/pkg/infra"
-	"github.com/regionalconsult/broker/pkg/ratelimit"
-	"github.com/regionalconsult/broker/pkg/readmodel"
+	"github.com/regionalconsult/broker/pkg/process/config"
+	"github.com/regionalconsult/broker/pkg/process/service"
+	"github.com/regionalconsult/broker/pkg/redis/ratelimit"
+	"github.com/regionalconsult/broker/pkg/redis/readmodel"
 	"github.com/regionalconsult/broker/services/intake/api"
 )
 
-func main() { infra.Main("intake", run) }
+func main() { service.Main("intake", run) }
 
 // Config is the intake service's configuration.
 type Config struct {
@@ -69,9 +69,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	log := cfg.Logger(stdout, "intake")
-	icfg := infra.ForService("intake", cfg.Service)
+	icfg := service.ForService("intake", cfg.Service)
 	icfg.SessionTTL = cfg.SessionTTL
-	in, err := infra.Open(ctx, icfg, log)
+	in, err := service.Open(ctx, icfg, log)
 	if err != nil {
 		return err
 	}
@@ -102,8 +102,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
 	log.Info("intake listening", "addr", ln.Addr().String())
-	return infra.Serve(ctx, log, &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}, ln,
-		map[string]infra.Component{
+	return service.Serve(ctx, log, &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}, ln,
+		map[string]service.Component{
 			"projector": readmodel.NewProjector(store, in.Bus, 0, log).Run,
 			"directory": in.Directory.Watch,
 			"uploads":   in.Bus.CleanAttachments,

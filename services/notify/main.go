@@ -12,14 +12,14 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/regionalconsult/broker/pkg/config"
-	"github.com/regionalconsult/broker/pkg/infra"
-	"github.com/regionalconsult/broker/pkg/presence"
+	"github.com/regionalconsult/broker/pkg/process/config"
+	"github.com/regionalconsult/broker/pkg/process/service"
+	"github.com/regionalconsult/broker/pkg/redis/presence"
 	"github.com/regionalconsult/broker/services/notify/fallback"
 	"github.com/regionalconsult/broker/services/notify/gateway"
 )
 
-func main() { infra.Main("notify", run) }
+func main() { service.Main("notify", run) }
 
 // Config is the notify service's configuration.
 type Config struct {
@@ -48,7 +48,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	log := cfg.Logger(stdout, "notify")
-	in, err := infra.Open(ctx, infra.ForService("notify", cfg.Service), log)
+	in, err := service.Open(ctx, service.ForService("notify", cfg.Service), log)
 	if err != nil {
 		return err
 	}
@@ -67,8 +67,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
 	log.Info("notify listening", "addr", ln.Addr().String())
-	return infra.Serve(ctx, log, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln,
-		map[string]infra.Component{
+	return service.Serve(ctx, log, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln,
+		map[string]service.Component{
 			"gateway":   gw.Run,
 			"directory": in.Directory.Watch,
 			"email":     fallback.New(cfg.Mail, in.Bus, in.Redis, tracker, in.Directory, log).Run,

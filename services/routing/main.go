@@ -13,15 +13,15 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/regionalconsult/broker/pkg/config"
-	"github.com/regionalconsult/broker/pkg/infra"
-	"github.com/regionalconsult/broker/pkg/presence"
-	"github.com/regionalconsult/broker/pkg/profile"
-	"github.com/regionalconsult/broker/pkg/readmodel"
+	"github.com/regionalconsult/broker/pkg/nats/profile"
+	"github.com/regionalconsult/broker/pkg/process/config"
+	"github.com/regionalconsult/broker/pkg/process/service"
+	"github.com/regionalconsult/broker/pkg/redis/presence"
+	"github.com/regionalconsult/broker/pkg/redis/readmodel"
 	"github.com/regionalconsult/broker/services/routing/worker"
 )
 
-func main() { infra.Main("routing", run) }
+func main() { service.Main("routing", run) }
 
 // Config is the routing service's configuration.
 type Config struct {
@@ -44,7 +44,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	log := cfg.Logger(stdout, "routing")
-	in, err := infra.Open(ctx, infra.ForService("routing", cfg.Service), log)
+	in, err := service.Open(ctx, service.ForService("routing", cfg.Service), log)
 	if err != nil {
 		return err
 	}
@@ -58,8 +58,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
 	log.Info("routing running", "health_addr", ln.Addr().String())
-	return infra.Serve(ctx, log, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln,
-		map[string]infra.Component{
+	return service.Serve(ctx, log, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln,
+		map[string]service.Component{
 			"routing":   worker.New(in.Bus, in.Directory, people, cfg.Routing, log).Run,
 			"directory": in.Directory.Watch,
 			"profiles":  profiles.Watch,

@@ -15,14 +15,14 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/regionalconsult/broker/pkg/apierror"
-	"github.com/regionalconsult/broker/pkg/bus"
-	"github.com/regionalconsult/broker/pkg/config"
-	"github.com/regionalconsult/broker/pkg/directory"
-	"github.com/regionalconsult/broker/pkg/profile"
-	"github.com/regionalconsult/broker/pkg/ratelimit"
-	"github.com/regionalconsult/broker/pkg/readmodel"
-	"github.com/regionalconsult/broker/pkg/session"
+	"github.com/regionalconsult/broker/pkg/http/apierror"
+	"github.com/regionalconsult/broker/pkg/nats/bus"
+	"github.com/regionalconsult/broker/pkg/nats/directory"
+	"github.com/regionalconsult/broker/pkg/nats/profile"
+	"github.com/regionalconsult/broker/pkg/nats/session"
+	"github.com/regionalconsult/broker/pkg/process/config"
+	"github.com/regionalconsult/broker/pkg/redis/ratelimit"
+	"github.com/regionalconsult/broker/pkg/redis/readmodel"
 	"github.com/regionalconsult/broker/services/intake/internal/web"
 )
 

@@ -23,14 +23,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/regionalconsult/broker/pkg/apiclient"
-	"github.com/regionalconsult/broker/pkg/bus"
-	"github.com/regionalconsult/broker/pkg/config"
-	"github.com/regionalconsult/broker/pkg/infra"
-	"github.com/regionalconsult/broker/pkg/ratelimit"
-	"github.com/regionalconsult/broker/pkg/readmodel"
+	"github.com/regionalconsult/broker/internal/testkit/apiclient"
+	"github.com/regionalconsult/broker/internal/testkit/testenv"
+	"github.com/regionalconsult/broker/pkg/nats/bus"
+	"github.com/regionalconsult/broker/pkg/process/config"
+	"github.com/regionalconsult/broker/pkg/process/service"
+	"github.com/regionalconsult/broker/pkg/redis/ratelimit"
+	"github.com/regionalconsult/broker/pkg/redis/readmodel"
 	"github.com/regionalconsult/broker/pkg/roster"
-	"github.com/regionalconsult/broker/pkg/testenv"
 	"github.com/regionalconsult/broker/services/intake/api"
 )
 
@@ -38,7 +38,7 @@ import (
 type intake struct {
 	t   *testing.T
 	ctx context.Context
-	in  *infra.Infra
+	in  *service.Infra
 	url string
 }
 
@@ -47,7 +47,7 @@ func startIntake(t *testing.T) *intake {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	log := testenv.Logger(t)
-	in, err := infra.Open(ctx, infra.Config{ServiceName: "intake", NATSURL: testenv.NATS(t), RedisURL: testenv.RedisURL(t)}, log)
+	in, err := service.Open(ctx, service.Config{ServiceName: "intake", NATSURL: testenv.NATS(t), RedisURL: testenv.RedisURL(t)}, log)
 	require.NoError(t, err)
 	t.Cleanup(in.Close)
 	_, err = in.Directory.Seed(ctx, roster.DemoJSON())
@@ -160,7 +160,7 @@ func hexSHA256(data []byte) string {
 }
 
 // awaitAudit waits for an audit record of action and returns it.
-func awaitAudit(t *testing.T, in *infra.Infra, action string) map[string]any {
+func awaitAudit(t *testing.T, in *service.Infra, action string) map[string]any {
 	t.Helper()
 	stream, err := in.Bus.JetStream().Stream(context.Background(), bus.AuditStream)
 	require.NoError(t, err)

@@ -5,8 +5,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/regionalconsult/broker/pkg/apierror"
 	"github.com/regionalconsult/broker/pkg/consult"
+	"github.com/regionalconsult/broker/pkg/http/apierror"
 	"github.com/regionalconsult/broker/pkg/roster"
 )
 

@@ -12,15 +12,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/regionalconsult/broker/pkg/apiclient"
-	"github.com/regionalconsult/broker/pkg/config"
+	"github.com/regionalconsult/broker/internal/testkit/apiclient"
+	"github.com/regionalconsult/broker/internal/testkit/testenv"
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/event"
-	"github.com/regionalconsult/broker/pkg/infra"
-	"github.com/regionalconsult/broker/pkg/ratelimit"
-	"github.com/regionalconsult/broker/pkg/readmodel"
+	"github.com/regionalconsult/broker/pkg/process/config"
+	"github.com/regionalconsult/broker/pkg/process/service"
+	"github.com/regionalconsult/broker/pkg/redis/ratelimit"
+	"github.com/regionalconsult/broker/pkg/redis/readmodel"
 	"github.com/regionalconsult/broker/pkg/roster"
-	"github.com/regionalconsult/broker/pkg/testenv"
 	"github.com/regionalconsult/broker/services/intake/api"
 )
 
@@ -57,7 +57,7 @@ func TestFigures(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	log := testenv.Logger(t)
-	in, err := infra.Open(ctx, infra.Config{ServiceName: "intake", NATSURL: testenv.NATS(t), RedisURL: testenv.RedisURL(t)}, log)
+	in, err := service.Open(ctx, service.Config{ServiceName: "intake", NATSURL: testenv.NATS(t), RedisURL: testenv.RedisURL(t)}, log)
 	require.NoError(t, err)
 	t.Cleanup(in.Close)
 	_, err = in.Directory.Seed(ctx, roster.DemoJSON())

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/regionalconsult/broker/pkg/apierror"
 	"github.com/regionalconsult/broker/pkg/consult"
-	"github.com/regionalconsult/broker/pkg/profile"
+	"github.com/regionalconsult/broker/pkg/http/apierror"
+	"github.com/regionalconsult/broker/pkg/nats/profile"
 	"github.com/regionalconsult/broker/pkg/roster"
 )
 

@@ -10,9 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/regionalconsult/broker/pkg/apiclient"
-	"github.com/regionalconsult/broker/pkg/profile"
-	"github.com/regionalconsult/broker/pkg/testenv"
+	"github.com/regionalconsult/broker/internal/testkit/apiclient"
+	"github.com/regionalconsult/broker/internal/testkit/testenv"
+	"github.com/regionalconsult/broker/pkg/nats/profile"
 )
 
 type profileAnswer struct {

@@ -8,11 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/regionalconsult/broker/pkg/apierror"
 	"github.com/regionalconsult/broker/pkg/consult"
-	"github.com/regionalconsult/broker/pkg/ratelimit"
+	"github.com/regionalconsult/broker/pkg/http/apierror"
+	"github.com/regionalconsult/broker/pkg/nats/session"
+	"github.com/regionalconsult/broker/pkg/redis/ratelimit"
 	"github.com/regionalconsult/broker/pkg/roster"
-	"github.com/regionalconsult/broker/pkg/session"
 )
 
 func errForbidden(msg string) error { return consult.Errorf(consult.Forbidden, "%s", msg) }

@@ -21,12 +21,12 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/regionalconsult/broker/pkg/apierror"
-	"github.com/regionalconsult/broker/pkg/bus"
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/event"
+	"github.com/regionalconsult/broker/pkg/http/apierror"
+	"github.com/regionalconsult/broker/pkg/nats/bus"
+	"github.com/regionalconsult/broker/pkg/nats/session"
 	"github.com/regionalconsult/broker/pkg/roster"
-	"github.com/regionalconsult/broker/pkg/session"
 	"github.com/regionalconsult/broker/services/notify/internal/hub"
 )
 

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/regionalconsult/broker/pkg/session"
+	"github.com/regionalconsult/broker/pkg/nats/session"
 )
 
 // sessionSet is the open connections of one login session.

@@ -27,7 +27,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/regionalconsult/broker/pkg/config"
+	"github.com/regionalconsult/broker/pkg/process/config"
 	"github.com/regionalconsult/broker/pkg/roster"
 	"github.com/regionalconsult/broker/services/routing/worker"
 )

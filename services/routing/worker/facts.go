@@ -5,8 +5,8 @@ import (
 	"errors"
 	"time"
 
-	"github.com/regionalconsult/broker/pkg/presence"
-	"github.com/regionalconsult/broker/pkg/readmodel"
+	"github.com/regionalconsult/broker/pkg/redis/presence"
+	"github.com/regionalconsult/broker/pkg/redis/readmodel"
 	"github.com/regionalconsult/broker/services/routing/internal/dispatch"
 )
 

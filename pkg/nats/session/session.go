@@ -1,0 +1,141 @@
+// Package session owns logins: checking a password against the roster's slow hash, and login
+// sessions stored in a JetStream key-value bucket so that any instance can check them and a
+// logout revokes them everywhere.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/regionalconsult/broker/pkg/nats/bus"
+	"github.com/regionalconsult/broker/pkg/roster"
+)
+
+// ErrNoSession means the token names no live session, or its user is gone or disabled.
+var ErrNoSession = errors.New("no valid session")
+
+// ErrBadCredentials means the username or the password is wrong.
+var ErrBadCredentials = errors.New("wrong username or password")
+
+// dummyHash is compared against when the username is unknown, so that the answer takes as long
+// as for a known user.
+// It is made on first use, not at start-up, where it would cost a bcrypt round.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.DefaultCost)
+	return h
+})
+
+// Users is where sessions look up the people they belong to.
+type Users interface {
+	Roster() *roster.Roster
+}
+
+// Store creates, checks and revokes sessions.
+type Store struct {
+	kv    jetstream.KeyValue
+	users Users
+}
+
+// Open returns a Store over the session bucket.
+func Open(ctx context.Context, js jetstream.JetStream, users Users) (*Store, error) {
+	kv, err := js.KeyValue(ctx, bus.SessionBucket)
+	if err != nil {
+		return nil, fmt.Errorf("open sessions: %w", err)
+	}
+	return &Store{kv: kv, users: users}, nil
+}
+
+// Login checks the password and, when it matches, starts a session and returns its token.
+func (s *Store) Login(ctx context.Context, username, password string) (string, roster.User, error) {
+	u, ok := s.users.Roster().ByUsername(username)
+	hash := dummyHash()
+	if ok && !u.Disabled && u.PasswordHash != "" {
+		hash = []byte(u.PasswordHash)
+	}
+	if err := bcrypt.CompareHashAndPassword(hash, []byte(password)); err != nil || !ok || u.Disabled {
+		return "", roster.User{}, ErrBadCredentials
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", roster.User{}, fmt.Errorf("session token: %w", err)
+	}
+	token := base64.RawURLEncoding.EncodeToString(raw)
+	if _, err := s.kv.Create(ctx, key(token), []byte(u.ID+"\n"+time.Now().UTC().Format(time.RFC3339))); err != nil {
+		return "", roster.User{}, fmt.Errorf("store session: %w", err)
+	}
+	return token, u.Public(), nil
+}
+
+// Lookup returns the user whose live session token is.
+func (s *Store) Lookup(ctx context.Context, token string) (roster.User, error) {
+	if token == "" || len(token) > 128 {
+		return roster.User{}, ErrNoSession
+	}
+	entry, err := s.kv.Get(ctx, key(token))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return roster.User{}, ErrNoSession
+	}
+	if err != nil {
+		return roster.User{}, fmt.Errorf("read session: %w", err)
+	}
+	id, _, _ := strings.Cut(string(entry.Value()), "\n")
+	u, ok := s.users.Roster().User(id)
+	if !ok || u.Disabled {
+		return roster.User{}, ErrNoSession
+	}
+	return u.Public(), nil
+}
+
+// Revoke ends the session, on every instance.
+func (s *Store) Revoke(ctx context.Context, token string) error {
+	if err := s.kv.Purge(ctx, key(token)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	return nil
+}
+
+// WatchRevoked calls revoked with the Key of every session revoked on any instance, as it
+// happens, until ctx ends.
+func (s *Store) WatchRevoked(ctx context.Context, revoked func(key string)) error {
+	w, err := s.kv.WatchAll(ctx, jetstream.UpdatesOnly(), jetstream.MetaOnly())
+	if err != nil {
+		return fmt.Errorf("watch sessions: %w", err)
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return errors.New("watch sessions: the watch ended")
+			}
+			if e != nil && (e.Operation() == jetstream.KeyValueDelete || e.Operation() == jetstream.KeyValuePurge) {
+				revoked(e.Key())
+			}
+		}
+	}
+}
+
+// Key identifies a session without revealing its token.
+func Key(token string) string { return key(token) }
+
+// key stores only a hash of the token, so the bucket's contents cannot be replayed as cookies.
+func key(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
