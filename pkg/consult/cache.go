@@ -14,9 +14,9 @@ type Cache struct {
 	items map[string]*list.Element
 }
 
-// NewCache returns a cache of at most max consults.
-func NewCache(max int) *Cache {
-	return &Cache{max: max, order: list.New(), items: map[string]*list.Element{}}
+// NewCache returns a cache of at most size consults.
+func NewCache(size int) *Cache {
+	return &Cache{max: size, order: list.New(), items: map[string]*list.Element{}}
 }
 
 // Get returns the cached state of consult id, or nil.

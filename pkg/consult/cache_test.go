@@ -101,10 +101,10 @@ func TestCacheEvicts(t *testing.T) {
 		assert.Nil(t, f.Get("b"), "got b, want it evicted")
 		assert.NotNil(t, f.Get("c"), "got c evicted, want it kept")
 	})
-	t.Run("never more than max", func(t *testing.T) {
+	t.Run("never more than its size", func(t *testing.T) {
 		t.Parallel()
-		const max = 16
-		f := consult.NewCache(max)
+		const size = 16
+		f := consult.NewCache(size)
 		for i := range 100 {
 			f.Put(stateOf(t, fmt.Sprintf("c-%03d", i), hRequested...))
 		}
@@ -114,9 +114,9 @@ func TestCacheEvicts(t *testing.T) {
 				kept++
 			}
 		}
-		assert.Equal(t, max, kept, "got %d states kept, want %d", kept, max)
-		for i := 100 - max; i < 100; i++ {
-			assert.NotNil(t, f.Get(fmt.Sprintf("c-%03d", i)), "got c-%03d evicted, want the newest %d kept", i, max)
+		assert.Equal(t, size, kept, "got %d states kept, want %d", kept, size)
+		for i := 100 - size; i < 100; i++ {
+			assert.NotNil(t, f.Get(fmt.Sprintf("c-%03d", i)), "got c-%03d evicted, want the newest %d kept", i, size)
 		}
 	})
 }

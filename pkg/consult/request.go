@@ -158,19 +158,20 @@ func SLAFor(urgency string, from time.Time, acceptWithin, recommendWithin map[st
 	return acceptBy, recommendBy
 }
 
-// CheckText validates free text for a field: its length in characters between min and max, valid
-// UTF-8 and no control characters other than line breaks and tabs. It returns the problem or "".
-func CheckText(s string, min, max int) string {
+// CheckText validates free text for a field: its length in characters between least and most,
+// valid UTF-8 and no control characters other than line breaks and tabs. It returns the problem
+// or "".
+func CheckText(s string, least, most int) string {
 	n := utf8.RuneCountInString(s)
 	switch {
 	case !utf8.ValidString(s):
 		return "must be valid UTF-8 text"
-	case n < min && n == 0:
+	case n < least && n == 0:
 		return "required"
-	case n < min:
+	case n < least:
 		return "too short"
-	case n > max:
-		return fmt.Sprintf("must be at most %d characters", max)
+	case n > most:
+		return fmt.Sprintf("must be at most %d characters", most)
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' {
@@ -180,8 +181,8 @@ func CheckText(s string, min, max int) string {
 	return ""
 }
 
-func checkText(f map[string]string, field, s string, min, max int) {
-	if msg := CheckText(s, min, max); msg != "" {
+func checkText(f map[string]string, field, s string, least, most int) {
+	if msg := CheckText(s, least, most); msg != "" {
 		f[field] = msg
 	}
 }

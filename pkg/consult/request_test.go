@@ -246,10 +246,10 @@ func TestArabicIsTwoBytesPerCharacter(t *testing.T) {
 func TestCheckText(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name     string
-		s        string
-		min, max int
-		want     string
+		name        string
+		s           string
+		least, most int
+		want        string
 	}{
 		{"within", "שלום", 1, 4, ""},
 		{"empty and required", "", 1, 10, "required"},
@@ -264,7 +264,7 @@ func TestCheckText(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := consult.CheckText(tt.s, tt.min, tt.max)
+			got := consult.CheckText(tt.s, tt.least, tt.most)
 			assert.Equal(t, tt.want, got, "got %q, want %q", got, tt.want)
 		})
 	}

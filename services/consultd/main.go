@@ -20,11 +20,11 @@ import (
 
 	"github.com/regionalconsult/broker/pkg/nats/directory"
 	"github.com/regionalconsult/broker/pkg/nats/profile"
+	"github.com/regionalconsult/broker/pkg/nats/scheduler"
 	"github.com/regionalconsult/broker/pkg/process/config"
 	"github.com/regionalconsult/broker/pkg/process/embedded"
 	"github.com/regionalconsult/broker/pkg/process/service"
 	"github.com/regionalconsult/broker/pkg/redis/presence"
-	"github.com/regionalconsult/broker/pkg/redis/ratelimit"
 	"github.com/regionalconsult/broker/pkg/redis/readmodel"
 	"github.com/regionalconsult/broker/pkg/roster"
 	"github.com/regionalconsult/broker/services/intake/api"
@@ -35,7 +35,7 @@ import (
 
 func main() {
 	service.Main("consultd", func(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-		return run(ctx, os.Args[1:], getenv, stdout)
+		return run(ctx, os.Args[1:], getenv, stdout, os.Stderr)
 	})
 }
 
@@ -60,22 +60,27 @@ type Config struct {
 
 // Validate reports what makes the configuration unusable.
 func (c Config) Validate() error {
+	var errs []error
 	host, _, err := net.SplitHostPort(c.Addr)
 	if err != nil {
-		return fmt.Errorf("--addr %q: want HOST:PORT: %w", c.Addr, err)
-	}
-	if c.Demo {
+		errs = append(errs, fmt.Errorf("--addr %q: want HOST:PORT: %w", c.Addr, err))
+	} else if c.Demo {
 		ip := net.ParseIP(host)
 		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return fmt.Errorf("--demo serves well-known passwords, so it listens on loopback only, not %q", host)
+			errs = append(errs, fmt.Errorf("--demo serves well-known passwords, so it listens on loopback only, not %q", host))
 		}
 	}
 	if c.DataDir == "" {
-		return errors.New("--data must name a directory")
+		errs = append(errs, errors.New("--data must name a directory"))
 	}
-	return nil
+	errs = append(errs, config.CheckReplicas(c.Replicas))
+	if c.NATSURL == "" && c.Replicas != 1 {
+		errs = append(errs, fmt.Errorf("STREAM_REPLICAS=%d: the embedded NATS server is a single server, want 1", c.Replicas))
+	}
+	return errors.Join(errs...)
 }
 
+// parse reads the flags (usage and flag errors go to stderr) and the environment.
 func parse(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("consultd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -99,8 +104,8 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	c.TrustProxy = env.Bool("TRUST_FORWARDED_FOR", false)
 	c.OTLPEndpoint = env.String("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 	c.Replicas = env.Int("STREAM_REPLICAS", 1)
-	c.Routing = worker.LoadSettings(env)
-	c.Mail = fallback.Settings(env)
+	c.Routing = worker.SettingsFrom(env.Routing())
+	c.Mail = env.Mail()
 	c.SLA = env.SLA()
 	if err := env.Err(); err != nil {
 		return Config{}, err
@@ -109,10 +114,10 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 }
 
 // run starts consultd and serves until ctx ends, then shuts down in reverse order. It prints
-// the address it serves on to stdout once it is ready.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+// the address it serves on to stdout once it is ready; flag usage goes to stderr.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	start := time.Now()
-	cfg, err := parse(args, getenv, stdout)
+	cfg, err := parse(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -123,14 +128,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			stopEmbedded[i]()
 		}
 	}()
-	icfg := service.Config{ServiceName: "consultd", OTLPEndpoint: cfg.OTLPEndpoint, NATSURL: cfg.NATSURL, RedisURL: cfg.RedisURL, Replicas: cfg.Replicas}
+	scfg := service.Config{ServiceName: "consultd", OTLPEndpoint: cfg.OTLPEndpoint, NATSURL: cfg.NATSURL, RedisURL: cfg.RedisURL, Replicas: cfg.Replicas}
 	if cfg.NATSURL == "" {
 		ns, err := embedded.StartNATS(filepath.Join(cfg.DataDir, "jetstream"), "", 0)
 		if err != nil {
 			return err
 		}
 		stopEmbedded = append(stopEmbedded, ns.Shutdown)
-		icfg.Dial = func() (*nats.Conn, error) { return ns.Connect("consultd", log) }
+		scfg.Dial = func() (*nats.Conn, error) { return ns.Connect("consultd", log) }
 	}
 	if cfg.RedisURL == "" {
 		r, err := embedded.StartRedis("127.0.0.1:0")
@@ -138,31 +143,38 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return err
 		}
 		stopEmbedded = append(stopEmbedded, r.Close)
-		icfg.RedisURL = r.URL()
+		scfg.RedisURL = r.URL()
 	}
-	in, err := service.Open(ctx, icfg, log)
+	conns, err := service.Open(ctx, scfg, log)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
-	if err := seed(ctx, in.Directory, cfg, log); err != nil {
+	defer conns.Close()
+	deps, err := api.OpenDeps(ctx, conns.Bus, conns.Redis, 0, log)
+	if err != nil {
+		return err
+	}
+	deadlines, err := scheduler.Open(ctx, conns.Bus)
+	if err != nil {
+		return err
+	}
+	if err := seed(ctx, deps.Directory, cfg, log); err != nil {
 		return err
 	}
 
-	store := readmodel.New(in.Redis, "consult:")
-	projector := readmodel.NewProjector(store, in.Bus, 0, log)
-	tracker := presence.New(in.Redis, "consult:", 30*time.Second)
-	profiles := profile.NewCache(in.Profiles, log)
-	router := worker.New(in.Bus, in.Directory, worker.NewPeople(tracker, store, profiles.Availability, profiles.Synced()), cfg.Routing, log)
-	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins}, in.Bus, in.Sessions, tracker, log)
+	projector := readmodel.NewProjector(deps.ReadModel, deps.Consults, 0, log)
+	tracker := presence.New(conns.Redis, "consult:", 30*time.Second)
+	profiles := profile.NewCache(deps.Profiles, log)
+	router := worker.New(deps.Consults, deadlines, deps.Directory, worker.NewPeople(tracker, deps.ReadModel, profiles.Availability, profiles.Synced()), cfg.Routing, log)
+	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins}, deps.Consults, deps.Sessions, tracker, log)
 	if err != nil {
 		return err
 	}
-	in.Directory.OnChange(gw.RosterChanged)
+	deps.Directory.OnChange(gw.RosterChanged)
 	srv := api.New(api.Config{
 		AllowedOrigins: cfg.AllowedOrigins, SLA: cfg.SLA, SecureCookies: cfg.SecureCookies, TrustForwardedFor: cfg.TrustProxy, Stream: gw,
-		Mount: func(mux *http.ServeMux) { in.Health(mux, log, in.Ready) },
-	}, in.Bus, store, in.Directory, in.Sessions, ratelimit.New(in.Redis, "consult:rl:"), in.Profiles, log)
+		Mount: func(mux *http.ServeMux) { conns.Health(mux, conns.Ready(deps.Consults.Ready)) },
+	}, deps, log)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -174,9 +186,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fmt.Fprintf(stdout, "consultd listening on http://%s (started in %s; redis %s; nats %s)\n",
 		ln.Addr(), time.Since(start).Round(time.Millisecond), kind(cfg.RedisURL), kind(cfg.NATSURL))
 	return service.Serve(ctx, log, &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}, ln,
-		map[string]service.Component{"projector": projector.Run, "routing": router.Run, "gateway": gw.Run, "directory": in.Directory.Watch,
-			"profiles": profiles.Watch, "uploads": in.Bus.CleanAttachments,
-			"email": fallback.New(cfg.Mail, in.Bus, in.Redis, tracker, in.Directory, log).Run},
+		map[string]service.Component{"projector": projector.Run, "routing": router.Run, "gateway": gw.Run, "directory": deps.Directory.Watch,
+			"profiles": profiles.Watch, "uploads": deps.Files.Clean,
+			"email": fallback.New(cfg.Mail, deps.Consults, conns.Redis, tracker, deps.Directory, log).Run},
 		gw.Shutdown)
 }
 

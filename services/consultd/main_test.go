@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/regionalconsult/broker/internal/testkit/acceptance"
@@ -43,7 +44,7 @@ func start(t *testing.T, env map[string]string, args ...string) (string, func())
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, func(k string) string { return env[k] }, out) }()
+	go func() { done <- run(ctx, args, func(k string) string { return env[k] }, out, out) }()
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
@@ -89,6 +90,32 @@ func TestDemoRefusesNonLoopback(t *testing.T) {
 	}
 	_, err := parse([]string{"--demo", "--addr", "127.0.0.1:8080"}, func(string) string { return "" }, &bytes.Buffer{})
 	require.NoError(t, err)
+}
+
+// consultd checks the settings it shares with the service binaries as they do: a replication
+// factor the services refuse is refused here too, and the embedded server is a single one.
+func TestSharedSettingsAreValidated(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"replicas without a majority", map[string]string{"STREAM_REPLICAS": "2"}, "STREAM_REPLICAS=2: want 1, 3 or 5"},
+		{"replicas on the embedded server", map[string]string{"STREAM_REPLICAS": "3"}, "the embedded NATS server is a single server"},
+		{"replicas on a cluster", map[string]string{"STREAM_REPLICAS": "3", "NATS_URL": "nats://127.0.0.1:4222"}, ""},
+		{"defaults", map[string]string{}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var usage bytes.Buffer
+			_, err := parse(nil, func(k string) string { return tc.env[k] }, &usage)
+			if tc.want == "" {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
 }
 
 func TestRestartKeepsConsults(t *testing.T) {

@@ -18,7 +18,6 @@ import (
 
 	"github.com/regionalconsult/broker/pkg/process/config"
 	"github.com/regionalconsult/broker/pkg/process/service"
-	"github.com/regionalconsult/broker/pkg/redis/ratelimit"
 	"github.com/regionalconsult/broker/pkg/redis/readmodel"
 	"github.com/regionalconsult/broker/services/intake/api"
 )
@@ -69,19 +68,21 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	log := cfg.Logger(stdout, "intake")
-	icfg := service.ForService("intake", cfg.Service)
-	icfg.SessionTTL = cfg.SessionTTL
-	in, err := service.Open(ctx, icfg, log)
+	conns, err := service.Open(ctx, service.ConfigFor("intake", cfg.Service), log)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
+	defer conns.Close()
+	deps, err := api.OpenDeps(ctx, conns.Bus, conns.Redis, cfg.SessionTTL, log)
+	if err != nil {
+		return err
+	}
 	if cfg.RosterFile != "" {
 		data, err := os.ReadFile(cfg.RosterFile)
 		if err != nil {
 			return fmt.Errorf("roster file: %w", err)
 		}
-		if seeded, err := in.Directory.Seed(ctx, data); err != nil {
+		if seeded, err := deps.Directory.Seed(ctx, data); err != nil {
 			return err
 		} else if seeded {
 			log.Info("roster seeded", "file", cfg.RosterFile)
@@ -92,11 +93,10 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		up, _ := url.Parse(cfg.StreamUpstream)
 		stream = httputil.NewSingleHostReverseProxy(up) // forwards WebSocket upgrades; keeps Host for the Origin check
 	}
-	store := readmodel.New(in.Redis, "consult:")
 	srv := api.New(api.Config{
 		AllowedOrigins: cfg.AllowedOrigins, SLA: cfg.SLA, SecureCookies: cfg.SecureCookies, TrustForwardedFor: cfg.TrustProxy, Stream: stream,
-		Mount: func(mux *http.ServeMux) { in.Health(mux, log, in.Ready) },
-	}, in.Bus, store, in.Directory, in.Sessions, ratelimit.New(in.Redis, "consult:rl:"), in.Profiles, log)
+		Mount: func(mux *http.ServeMux) { conns.Health(mux, conns.Ready(deps.Consults.Ready)) },
+	}, deps, log)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
@@ -104,8 +104,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	log.Info("intake listening", "addr", ln.Addr().String())
 	return service.Serve(ctx, log, &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}, ln,
 		map[string]service.Component{
-			"projector": readmodel.NewProjector(store, in.Bus, 0, log).Run,
-			"directory": in.Directory.Watch,
-			"uploads":   in.Bus.CleanAttachments,
+			"projector": readmodel.NewProjector(deps.ReadModel, deps.Consults, 0, log).Run,
+			"directory": deps.Directory.Watch,
+			"uploads":   deps.Files.Clean,
 		})
 }

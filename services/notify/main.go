@@ -12,6 +12,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/regionalconsult/broker/pkg/nats/consultstore"
+	"github.com/regionalconsult/broker/pkg/nats/directory"
+	"github.com/regionalconsult/broker/pkg/nats/session"
 	"github.com/regionalconsult/broker/pkg/process/config"
 	"github.com/regionalconsult/broker/pkg/process/service"
 	"github.com/regionalconsult/broker/pkg/redis/presence"
@@ -33,7 +36,7 @@ func load(getenv func(string) string) (Config, error) {
 	c := Config{
 		Service:        env.Service("127.0.0.1:8082"),
 		AllowedOrigins: env.List("ALLOWED_ORIGINS"),
-		Mail:           fallback.Settings(env),
+		Mail:           env.Mail(),
 	}
 	err := errors.Join(env.Err(), c.Validate())
 	if c.Mail.SMTPAddr != "" && c.Mail.PublicURL == "" {
@@ -48,19 +51,31 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	log := cfg.Logger(stdout, "notify")
-	in, err := service.Open(ctx, service.ForService("notify", cfg.Service), log)
+	conns, err := service.Open(ctx, service.ConfigFor("notify", cfg.Service), log)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
-	tracker := presence.New(in.Redis, "consult:", 30*time.Second)
-	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins}, in.Bus, in.Sessions, tracker, log)
+	defer conns.Close()
+	consults, err := consultstore.Open(ctx, conns.Bus)
 	if err != nil {
 		return err
 	}
-	in.Directory.OnChange(gw.RosterChanged)
+	dir, err := directory.Open(ctx, conns.Bus, log)
+	if err != nil {
+		return err
+	}
+	sessions, err := session.Open(ctx, conns.Bus, dir, 0)
+	if err != nil {
+		return err
+	}
+	tracker := presence.New(conns.Redis, "consult:", 30*time.Second)
+	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins}, consults, sessions, tracker, log)
+	if err != nil {
+		return err
+	}
+	dir.OnChange(gw.RosterChanged)
 	mux := http.NewServeMux()
-	in.Health(mux, log, in.Ready)
+	conns.Health(mux, conns.Ready(consults.Ready))
 	mux.Handle("GET /api/v1/stream", gw)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -70,7 +85,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	return service.Serve(ctx, log, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln,
 		map[string]service.Component{
 			"gateway":   gw.Run,
-			"directory": in.Directory.Watch,
-			"email":     fallback.New(cfg.Mail, in.Bus, in.Redis, tracker, in.Directory, log).Run,
+			"directory": dir.Watch,
+			"email":     fallback.New(cfg.Mail, consults, conns.Redis, tracker, dir, log).Run,
 		}, gw.Shutdown)
 }

@@ -13,7 +13,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/regionalconsult/broker/pkg/nats/consultstore"
+	"github.com/regionalconsult/broker/pkg/nats/directory"
 	"github.com/regionalconsult/broker/pkg/nats/profile"
+	"github.com/regionalconsult/broker/pkg/nats/scheduler"
 	"github.com/regionalconsult/broker/pkg/process/config"
 	"github.com/regionalconsult/broker/pkg/process/service"
 	"github.com/regionalconsult/broker/pkg/redis/presence"
@@ -33,7 +36,7 @@ func load(getenv func(string) string) (Config, error) {
 	env := config.New(getenv)
 	c := Config{
 		Service: env.Service("127.0.0.1:8081"),
-		Routing: worker.LoadSettings(env),
+		Routing: worker.SettingsFrom(env.Routing()),
 	}
 	return c, errors.Join(env.Err(), c.Validate())
 }
@@ -44,15 +47,31 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	log := cfg.Logger(stdout, "routing")
-	in, err := service.Open(ctx, service.ForService("routing", cfg.Service), log)
+	conns, err := service.Open(ctx, service.ConfigFor("routing", cfg.Service), log)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
-	profiles := profile.NewCache(in.Profiles, log)
-	people := worker.NewPeople(presence.New(in.Redis, "consult:", 30*time.Second), readmodel.New(in.Redis, "consult:"), profiles.Availability, profiles.Synced())
+	defer conns.Close()
+	consults, err := consultstore.Open(ctx, conns.Bus)
+	if err != nil {
+		return err
+	}
+	deadlines, err := scheduler.Open(ctx, conns.Bus)
+	if err != nil {
+		return err
+	}
+	dir, err := directory.Open(ctx, conns.Bus, log)
+	if err != nil {
+		return err
+	}
+	profileStore, err := profile.Open(ctx, conns.Bus)
+	if err != nil {
+		return err
+	}
+	profiles := profile.NewCache(profileStore, log)
+	people := worker.NewPeople(presence.New(conns.Redis, "consult:", 30*time.Second), readmodel.New(conns.Redis, "consult:"), profiles.Availability, profiles.Synced())
 	mux := http.NewServeMux()
-	in.Health(mux, log, in.Ready)
+	conns.Health(mux, conns.Ready(consults.Ready))
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
@@ -60,8 +79,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	log.Info("routing running", "health_addr", ln.Addr().String())
 	return service.Serve(ctx, log, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln,
 		map[string]service.Component{
-			"routing":   worker.New(in.Bus, in.Directory, people, cfg.Routing, log).Run,
-			"directory": in.Directory.Watch,
+			"routing":   worker.New(consults, deadlines, dir, people, cfg.Routing, log).Run,
+			"directory": dir.Watch,
 			"profiles":  profiles.Watch,
 		})
 }

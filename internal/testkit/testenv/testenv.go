@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/regionalconsult/broker/pkg/nats/bus"
+	"github.com/regionalconsult/broker/pkg/nats/consultstore"
 	"github.com/regionalconsult/broker/pkg/process/embedded"
 )
 
@@ -47,18 +48,27 @@ func NATS(t testing.TB) string {
 	return n.URL()
 }
 
-// Bus connects to a fresh embedded NATS server and declares the broker's streams.
+// Bus connects to a fresh embedded NATS server.
 func Bus(t testing.TB) (*bus.Bus, *nats.Conn) {
 	t.Helper()
 	url := NATS(t)
 	nc, err := bus.Connect(url, t.Name(), Logger(t))
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	b, err := bus.New(ctx, nc, bus.Config{}, Logger(t))
+	b, err := bus.New(nc, 1, Logger(t))
 	require.NoError(t, err)
 	return b, nc
+}
+
+// Consults connects to a fresh embedded NATS server and declares the consult stream.
+func Consults(t testing.TB) (*consultstore.Store, *bus.Bus) {
+	t.Helper()
+	b, _ := Bus(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := consultstore.Open(ctx, b)
+	require.NoError(t, err)
+	return s, b
 }
 
 var (

@@ -1,7 +1,8 @@
-// Package bus is the JetStream plumbing every service shares: the streams and buckets it
-// declares, appending consult events under optimistic concurrency, reading a consult's history,
-// durable consumers with explicit acks, ordered replays, and durable deadlines. Trace context
-// travels in message headers, injected and extracted here and nowhere else.
+// Package bus is the broker's NATS transport: connecting and draining, declaring a stream or a
+// bucket for the package that owns it, the contract every durable consumer follows (consume.go),
+// and the trace context carried in message headers, injected and extracted here and nowhere
+// else. It knows no stream of its own: the consult store, the scheduler, the audit log and the
+// other adapters under pkg/nats each declare theirs through it.
 package bus
 
 import (
@@ -13,52 +14,14 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/regionalconsult/broker/pkg/consult"
 )
 
-// Names of the streams and buckets the broker declares.
-const (
-	// ConsultStream is the system of record: every consult event, one subject per consult.
-	ConsultStream = "CONSULTS"
-	// DeadlineStream holds scheduled deadline messages and the due notices they turn into.
-	DeadlineStream = "DEADLINES"
-	// AuditStream records every read of a consult (changes are audited by the events themselves).
-	AuditStream = "AUDIT"
-	// DirectoryBucket holds the roster document.
-	DirectoryBucket = "directory"
-	// SessionBucket holds login sessions; their expiry is the bucket's TTL.
-	SessionBucket = "sessions"
-)
-
-// Subject prefixes.
-const (
-	consultSubjects  = "consult.ev."
-	deadlineSchedule = "deadline.sched."
-	deadlineDue      = "deadline.due."
-	auditSubjects    = "audit."
-)
-
-// ConsultSubject is the subject that carries consult id's events.
-func ConsultSubject(id string) string { return consultSubjects + id }
-
-// Config says how the streams are declared.
-type Config struct {
-	// Replicas is the stream replication factor: 1 for a single server, 3 in a cluster.
-	Replicas int
-	// SessionTTL is how long a login session lives.
-	SessionTTL time.Duration
-}
-
-// Bus is a JetStream connection with the broker's streams declared.
+// Bus is a JetStream connection and the replication every stream and bucket is declared with.
 type Bus struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
-	consults jetstream.Stream
-	deadline jetstream.Stream
-	objects  jetstream.ObjectStore
+	replicas int
 	log      *slog.Logger
-	cache    *consult.Cache
 }
 
 // Connect dials NATS at url and keeps reconnecting for as long as the process lives.
@@ -81,92 +44,63 @@ func Connect(url, name string, log *slog.Logger) (*nats.Conn, error) {
 	return nc, nil
 }
 
-// New declares the broker's streams and buckets on nc and returns a Bus. Replicas and the
-// session TTL apply when a stream or bucket is created; an existing one keeps its own, so an
-// instance started with other settings never scales the system of record down (changing them is
-// an operator's step, with the nats CLI). The other settings are brought up to date.
-func New(ctx context.Context, nc *nats.Conn, cfg Config, log *slog.Logger) (*Bus, error) {
-	if cfg.Replicas < 1 {
-		cfg.Replicas = 1
+// Drain drains nc (subscriptions end after their pending messages, buffered publishes are
+// flushed) and waits until it is closed or ctx ends. A process that exits without waiting may
+// lose what it published asynchronously (audit records) in its last moments.
+func Drain(ctx context.Context, nc *nats.Conn) error {
+	if nc.IsClosed() {
+		return nil
 	}
-	if cfg.SessionTTL <= 0 {
-		cfg.SessionTTL = 12 * time.Hour
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+		return fmt.Errorf("drain nats: %w", err)
 	}
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for !nc.IsClosed() {
+		select {
+		case <-ctx.Done():
+			nc.Close()
+			return fmt.Errorf("drain nats: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// New returns the Bus of nc. replicas (1 on a single server, 3 or 5 in a cluster) applies to
+// the streams and buckets declared through it when they are created.
+func New(nc *nats.Conn, replicas int, log *slog.Logger) (*Bus, error) {
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
 		log.Error("asynchronous record not stored", "subject", m.Subject, "err", err)
 	}))
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	b := &Bus{nc: nc, js: js, log: log, cache: consult.NewCache(20000)}
-	if b.consults, err = b.declare(ctx, jetstream.StreamConfig{
-		Name:        ConsultStream,
-		Description: "consult events: the system of record",
-		Subjects:    []string{consultSubjects + "*"},
-		Storage:     jetstream.FileStorage,
-		Replicas:    cfg.Replicas,
-		Duplicates:  2 * time.Minute,
-		// Reads go through the stream leader: a follower's direct answer may lag behind a write
-		// just acknowledged, and a consult must never be read older than what its user was told.
-		AllowDirect: false,
-		DenyDelete:  true,
-		DenyPurge:   true,
-	}); err != nil {
-		return nil, err
-	}
-	if b.deadline, err = b.declare(ctx, jetstream.StreamConfig{
-		Name:              DeadlineStream,
-		Description:       "scheduled offer deadlines",
-		Subjects:          []string{deadlineSchedule + ">", deadlineDue + ">"},
-		Storage:           jetstream.FileStorage,
-		Replicas:          cfg.Replicas,
-		MaxAge:            14 * 24 * time.Hour, // beyond every deadline set: SLA targets are bounded to 13 days
-		Duplicates:        2 * time.Minute,
-		AllowMsgSchedules: true,
-	}); err != nil {
-		return nil, err
-	}
-	if _, err = b.declare(ctx, jetstream.StreamConfig{
-		Name:        AuditStream,
-		Description: "who read which consult",
-		Subjects:    []string{auditSubjects + ">"},
-		Storage:     jetstream.FileStorage,
-		Replicas:    cfg.Replicas,
-		DenyDelete:  true,
-	}); err != nil {
-		return nil, err
-	}
-	for _, kv := range []jetstream.KeyValueConfig{
-		{Bucket: DirectoryBucket, Description: "roster and users", History: 20, Storage: jetstream.FileStorage, Replicas: cfg.Replicas},
-		{Bucket: SessionBucket, Description: "login sessions", TTL: cfg.SessionTTL, Storage: jetstream.FileStorage, Replicas: cfg.Replicas},
-		{Bucket: ProfileBucket, Description: "user preferences", History: 5, Storage: jetstream.FileStorage, Replicas: cfg.Replicas},
-	} {
-		existing, err := js.KeyValue(ctx, kv.Bucket)
-		if err == nil {
-			st, err := existing.Status(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("bucket %s: %w", kv.Bucket, err)
-			}
-			if st.TTL() != kv.TTL && kv.TTL != 0 {
-				log.Warn("bucket keeps its TTL", "bucket", kv.Bucket, "ttl", st.TTL(), "requested", kv.TTL)
-			}
-			continue
-		}
-		if !errors.Is(err, jetstream.ErrBucketNotFound) {
-			return nil, fmt.Errorf("bucket %s: %w", kv.Bucket, err)
-		}
-		if _, err := js.CreateKeyValue(ctx, kv); err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
-			return nil, fmt.Errorf("declare bucket %s: %w", kv.Bucket, err)
-		}
-	}
-	if b.objects, err = b.declareObjects(ctx, cfg.Replicas); err != nil {
-		return nil, err
-	}
-	return b, nil
+	return &Bus{nc: nc, js: js, replicas: max(replicas, 1), log: log}, nil
 }
 
-// declare creates the stream, or updates an existing one while keeping its replicas.
-func (b *Bus) declare(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+// JetStream returns the JetStream context, for the adapters that own a stream or bucket.
+func (b *Bus) JetStream() jetstream.JetStream { return b.js }
+
+// Log returns the logger of the process, for the adapters' own warnings.
+func (b *Bus) Log() *slog.Logger { return b.log }
+
+// Connected reports an error when the connection to NATS is down.
+func (b *Bus) Connected() error {
+	if !b.nc.IsConnected() {
+		return errors.New("nats: not connected")
+	}
+	return nil
+}
+
+// Stream creates the stream cfg, or brings an existing one up to date while keeping its
+// replicas: an instance started with other settings never scales the system of record down
+// (changing the replication is an operator's step, with the nats CLI).
+func (b *Bus) Stream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	if cfg.Replicas == 0 {
+		cfg.Replicas = b.replicas
+	}
 	s, err := b.js.Stream(ctx, cfg.Name)
 	switch {
 	case err == nil:
@@ -178,7 +112,7 @@ func (b *Bus) declare(ctx context.Context, cfg jetstream.StreamConfig) (jetstrea
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 		s, err = b.js.CreateStream(ctx, cfg)
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // another instance was first
-			return b.declare(ctx, cfg)
+			return b.Stream(ctx, cfg)
 		}
 	}
 	if err != nil {
@@ -187,34 +121,32 @@ func (b *Bus) declare(ctx context.Context, cfg jetstream.StreamConfig) (jetstrea
 	return s, nil
 }
 
-// JetStream returns the JetStream context, for packages that own a bucket.
-func (b *Bus) JetStream() jetstream.JetStream { return b.js }
-
-// Ready reports whether JetStream answers: the connection is up and the stream is reachable.
-func (b *Bus) Ready(ctx context.Context) error {
-	if !b.nc.IsConnected() {
-		return errors.New("nats: not connected")
+// KeyValue returns the bucket cfg, creating it when it does not exist. An existing bucket keeps
+// its settings (TTL, replicas, history): they are set once, when it is created.
+func (b *Bus) KeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	if cfg.Replicas == 0 {
+		cfg.Replicas = b.replicas
 	}
-	if _, err := b.consults.Info(ctx); err != nil {
-		return fmt.Errorf("nats: stream %s: %w", ConsultStream, err)
+	kv, err := b.js.KeyValue(ctx, cfg.Bucket)
+	if err == nil {
+		st, err := kv.Status(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
+		}
+		if cfg.TTL != 0 && st.TTL() != cfg.TTL {
+			b.log.Warn("bucket keeps its TTL", "bucket", cfg.Bucket, "ttl", st.TTL(), "requested", cfg.TTL)
+		}
+		return kv, nil
 	}
-	return nil
-}
-
-// LastSeq returns the stream sequence of the newest consult event (0 when there is none).
-func (b *Bus) LastSeq(ctx context.Context) (uint64, error) {
-	info, err := b.consults.Info(ctx)
+	if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
+	}
+	kv, err = b.js.CreateKeyValue(ctx, cfg)
+	if errors.Is(err, jetstream.ErrBucketExists) { // another instance was first
+		return b.js.KeyValue(ctx, cfg.Bucket)
+	}
 	if err != nil {
-		return 0, fmt.Errorf("stream info: %w", err)
+		return nil, fmt.Errorf("declare bucket %s: %w", cfg.Bucket, err)
 	}
-	return info.State.LastSeq, nil
-}
-
-// StoredAt returns when the consult event at stream sequence seq was stored.
-func (b *Bus) StoredAt(ctx context.Context, seq uint64) (time.Time, error) {
-	m, err := b.consults.GetMsg(ctx, seq)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("stored at %d: %w", seq, err)
-	}
-	return m.Time, nil
+	return kv, nil
 }

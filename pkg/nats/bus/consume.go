@@ -10,8 +10,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/regionalconsult/broker/pkg/event"
 )
 
 // maxDeliver bounds redelivery: a message that fails this often (about 13 minutes of retries
@@ -38,24 +36,26 @@ func IsPermanent(err error) bool { return errors.Is(err, errPermanent) }
 // Permanent wraps err so that the consumer terminates the message instead of redelivering it.
 func Permanent(err error) error { return fmt.Errorf("%w: %w", errPermanent, err) }
 
-// EventHandler handles one consult event. Returning nil acknowledges it; an error asks for
-// redelivery later, unless it is Permanent. Handlers must be safe to run more than once.
-type EventHandler func(ctx context.Context, e event.Event) error
-
-// ConsumeEvents runs a durable consumer named name over every consult event, shared by every
-// instance that uses the same name, until ctx ends.
-func (b *Bus) ConsumeEvents(ctx context.Context, name string, h EventHandler) error {
-	return b.consume(ctx, ConsultStream, name, consultSubjects+"*", func(ctx context.Context, m jetstream.Msg, seq uint64) error {
-		e, err := event.Unmarshal(m.Data())
-		if err != nil {
-			return Permanent(err)
-		}
-		e.StreamSeq = seq
-		return h(ctx, e)
-	})
+// Consumer names a durable consumer: the stream it reads, the subjects, and the name every
+// instance of a service shares so that each message goes to one of them.
+type Consumer struct {
+	Stream, Name, Filter string
 }
 
-func (b *Bus) consume(ctx context.Context, stream, name, filter string, h func(context.Context, jetstream.Msg, uint64) error) error {
+// Handler handles one message. Returning nil acknowledges it; an error asks for redelivery
+// later (after an *EarlyError's wait, else with a growing back-off), unless it is Permanent or
+// the message has failed maxDeliver times, when it is terminated and reported. A panic
+// terminates the one message. Handlers must be safe to run more than once.
+type Handler func(ctx context.Context, m jetstream.Msg, seq uint64) error
+
+// Consume runs the durable consumer c with explicit acks until ctx ends, handing each message
+// to h with the trace context of its headers. It returns nil when ctx ends and an error when
+// the consumer cannot be created or stops for good.
+func (b *Bus) Consume(ctx context.Context, c Consumer, h Handler) error {
+	return b.consume(ctx, c.Stream, c.Name, c.Filter, h)
+}
+
+func (b *Bus) consume(ctx context.Context, stream, name, filter string, h Handler) error {
 	cons, err := b.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
 		Durable:       name,
 		FilterSubject: filter,
@@ -91,14 +91,14 @@ func (b *Bus) consume(ctx context.Context, stream, name, filter string, h func(c
 	}
 }
 
-func (b *Bus) handle(ctx context.Context, name string, m jetstream.Msg, h func(context.Context, jetstream.Msg, uint64) error) {
+func (b *Bus) handle(ctx context.Context, name string, m jetstream.Msg, h Handler) {
 	meta, err := m.Metadata()
 	if err != nil {
 		b.log.Error("message without metadata terminated", "consumer", name, "subject", m.Subject())
 		_ = m.Term()
 		return
 	}
-	mctx, span := tracer.Start(extract(ctx, m.Headers()), "consume "+name, trace.WithSpanKind(trace.SpanKindConsumer),
+	mctx, span := tracer.Start(Extract(ctx, m.Headers()), "consume "+name, trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(attribute.Int64("messaging.stream_seq", int64(meta.Sequence.Stream)),
 			attribute.Int64("messaging.delivery", int64(meta.NumDelivered))))
 	defer span.End()
@@ -125,107 +125,11 @@ func (b *Bus) handle(ctx context.Context, name string, m jetstream.Msg, h func(c
 
 // safely runs h, turning a panic into a permanent failure: a handler bug on one message is
 // reported and that message terminated, instead of crashing every instance it is delivered to.
-func safely(ctx context.Context, m jetstream.Msg, seq uint64, h func(context.Context, jetstream.Msg, uint64) error) (err error) {
+func safely(ctx context.Context, m jetstream.Msg, seq uint64, h Handler) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = Permanent(fmt.Errorf("handler panicked: %v\n%s", p, debug.Stack()))
 		}
 	}()
 	return h(ctx, m, seq)
-}
-
-// Follow delivers consult events in stream order, starting after stream sequence after (0 from
-// the beginning), until ctx ends. It is a private ordered consumer: each caller sees every event.
-// h gets a context carrying the event's trace; its error stops Follow and is returned.
-func (b *Bus) Follow(ctx context.Context, after uint64, h func(context.Context, event.Event) error) error {
-	cons, err := b.js.OrderedConsumer(ctx, ConsultStream, b.orderedFrom(after))
-	if err != nil {
-		return fmt.Errorf("follow: %w", err)
-	}
-	it, err := cons.Messages()
-	if err != nil {
-		return fmt.Errorf("follow: %w", err)
-	}
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
-	defer it.Stop()
-	for {
-		m, err := it.Next()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("follow: %w", err)
-		}
-		e, seq, err := decode(m)
-		if err != nil {
-			b.log.Error("undecodable event skipped", "seq", seq, "err", err)
-			continue
-		}
-		mctx, span := tracer.Start(extract(ctx, m.Headers()), "follow "+string(e.Type), trace.WithSpanKind(trace.SpanKindConsumer),
-			trace.WithAttributes(attribute.String("consult.id", e.ConsultID), attribute.Int64("messaging.stream_seq", int64(seq))))
-		err = h(mctx, e)
-		span.End()
-		if err != nil {
-			return err
-		}
-	}
-}
-
-// Replay delivers the consult events with stream sequence in (after, upto], in order, then
-// returns. It is how a reconnecting client and a rebuilt read model catch up.
-func (b *Bus) Replay(ctx context.Context, after, upto uint64, h func(event.Event) error) error {
-	if upto <= after {
-		return nil
-	}
-	cons, err := b.js.OrderedConsumer(ctx, ConsultStream, b.orderedFrom(after))
-	if err != nil {
-		return fmt.Errorf("replay: %w", err)
-	}
-	for {
-		batch, err := cons.Fetch(256, jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			return fmt.Errorf("replay: %w", err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			e, seq, err := decode(m)
-			if seq > upto {
-				return nil
-			}
-			if err != nil {
-				b.log.Error("undecodable event skipped", "seq", seq, "err", err)
-			} else if err := h(e); err != nil {
-				return err
-			}
-			if seq == upto {
-				return nil
-			}
-		}
-		if err := batch.Error(); err != nil {
-			return fmt.Errorf("replay: %w", err)
-		}
-		if n == 0 {
-			return fmt.Errorf("replay: stream ended before sequence %d", upto)
-		}
-	}
-}
-
-func (b *Bus) orderedFrom(after uint64) jetstream.OrderedConsumerConfig {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{consultSubjects + "*"}, DeliverPolicy: jetstream.DeliverAllPolicy}
-	if after > 0 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, after+1
-	}
-	return cfg
-}
-
-func decode(m jetstream.Msg) (event.Event, uint64, error) {
-	meta, err := m.Metadata()
-	if err != nil {
-		return event.Event{}, 0, err
-	}
-	e, err := event.Unmarshal(m.Data())
-	e.StreamSeq = meta.Sequence.Stream
-	return e, meta.Sequence.Stream, err
 }

@@ -11,13 +11,13 @@ import (
 
 var tracer = otel.Tracer("github.com/regionalconsult/broker/pkg/nats/bus")
 
-// inject writes ctx's trace context into h.
-func inject(ctx context.Context, h nats.Header) {
+// Inject writes ctx's trace context into h, for a message about to be published.
+func Inject(ctx context.Context, h nats.Header) {
 	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(http.Header(h)))
 }
 
-// extract returns ctx carrying the trace context found in h.
-func extract(ctx context.Context, h nats.Header) context.Context {
+// Extract returns ctx carrying the trace context found in h, a received message's headers.
+func Extract(ctx context.Context, h nats.Header) context.Context {
 	if h == nil {
 		return ctx
 	}

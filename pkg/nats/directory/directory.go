@@ -50,9 +50,14 @@ func (d *Directory) OnChange(f func(*roster.Roster)) {
 	d.listeners = append(d.listeners, f)
 }
 
-// Open reads the stored roster (an empty one if none is stored yet).
-func Open(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*Directory, error) {
-	kv, err := js.KeyValue(ctx, bus.DirectoryBucket)
+// Bucket is the key-value bucket that holds the roster document.
+const Bucket = "directory"
+
+// Open declares the roster's bucket on b and reads the stored roster (an empty one if none is
+// stored yet).
+func Open(ctx context.Context, b *bus.Bus, log *slog.Logger) (*Directory, error) {
+	kv, err := b.KeyValue(ctx, jetstream.KeyValueConfig{Bucket: Bucket, Description: "roster and users", History: 20,
+		Storage: jetstream.FileStorage})
 	if err != nil {
 		return nil, fmt.Errorf("open directory: %w", err)
 	}

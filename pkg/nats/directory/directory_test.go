@@ -20,7 +20,7 @@ import (
 
 func open(t *testing.T, b *bus.Bus) *directory.Directory {
 	t.Helper()
-	d, err := directory.Open(context.Background(), b.JetStream(), testenv.Logger(t))
+	d, err := directory.Open(context.Background(), b, testenv.Logger(t))
 	require.NoError(t, err)
 	return d
 }

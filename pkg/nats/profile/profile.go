@@ -79,9 +79,13 @@ type Store struct {
 	kv jetstream.KeyValue
 }
 
-// Open binds to the profiles bucket, which bus.New declares.
-func Open(ctx context.Context, js jetstream.JetStream) (*Store, error) {
-	kv, err := js.KeyValue(ctx, bus.ProfileBucket)
+// Bucket is the key-value bucket of profiles.
+const Bucket = "profiles"
+
+// Open declares the profiles bucket on b and returns its Store.
+func Open(ctx context.Context, b *bus.Bus) (*Store, error) {
+	kv, err := b.KeyValue(ctx, jetstream.KeyValueConfig{Bucket: Bucket, Description: "user preferences", History: 5,
+		Storage: jetstream.FileStorage})
 	if err != nil {
 		return nil, fmt.Errorf("open profiles: %w", err)
 	}

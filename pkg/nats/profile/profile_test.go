@@ -17,7 +17,7 @@ import (
 func open(t *testing.T) *profile.Store {
 	t.Helper()
 	b, _ := testenv.Bus(t)
-	s, err := profile.Open(context.Background(), b.JetStream())
+	s, err := profile.Open(context.Background(), b)
 	require.NoError(t, err)
 	return s
 }

@@ -47,9 +47,20 @@ type Store struct {
 	users Users
 }
 
-// Open returns a Store over the session bucket.
-func Open(ctx context.Context, js jetstream.JetStream, users Users) (*Store, error) {
-	kv, err := js.KeyValue(ctx, bus.SessionBucket)
+// Bucket is the key-value bucket of login sessions; a session's lifetime is the bucket's TTL.
+const Bucket = "sessions"
+
+// DefaultTTL is how long a login session lives unless the deployment says otherwise.
+const DefaultTTL = 12 * time.Hour
+
+// Open declares the session bucket on b, with ttl as the lifetime of a session (DefaultTTL
+// when 0; an existing bucket keeps the TTL it was created with), and returns its Store.
+func Open(ctx context.Context, b *bus.Bus, users Users, ttl time.Duration) (*Store, error) {
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	kv, err := b.KeyValue(ctx, jetstream.KeyValueConfig{Bucket: Bucket, Description: "login sessions", TTL: ttl,
+		Storage: jetstream.FileStorage})
 	if err != nil {
 		return nil, fmt.Errorf("open sessions: %w", err)
 	}

@@ -48,10 +48,17 @@ func (s Service) Validate() error {
 	if _, _, err := net.SplitHostPort(s.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("ADDR=%q: want HOST:PORT", s.Addr))
 	}
-	if s.Replicas != 1 && s.Replicas != 3 && s.Replicas != 5 {
-		errs = append(errs, fmt.Errorf("STREAM_REPLICAS=%d: want 1, 3 or 5", s.Replicas))
-	}
+	errs = append(errs, CheckReplicas(s.Replicas))
 	return errors.Join(errs...)
+}
+
+// CheckReplicas reports a replication factor (STREAM_REPLICAS) that JetStream cannot keep a
+// majority with: it must be 1, 3 or 5.
+func CheckReplicas(n int) error {
+	if n != 1 && n != 3 && n != 5 {
+		return fmt.Errorf("STREAM_REPLICAS=%d: want 1, 3 or 5", n)
+	}
+	return nil
 }
 
 // Logger returns a JSON logger at the configured level, tagged with the service's name.
@@ -87,3 +94,46 @@ func (e *Env) SLA() SLA {
 // MaxSLA bounds a response-time target: its clock is a scheduled message in the deadline
 // stream, which keeps messages 14 days.
 const MaxSLA = 13 * 24 * time.Hour
+
+// Routing is the routing service's own settings beside the roster's escalation policies.
+type Routing struct {
+	// RemindEvery is how soon an unseen live offer is first re-alerted (REMIND_EVERY, default 2
+	// minutes; 0 turns reminders off). The gap then doubles.
+	RemindEvery time.Duration
+	// StepWaits, when set for an urgency (STEP_WAIT_EMERGENT, _URGENT, _ROUTINE), replaces the
+	// wait of every escalation step of that urgency: for drills and tests that must not take
+	// minutes. The roster's policies set the waits otherwise.
+	StepWaits map[string]time.Duration
+}
+
+// Routing reads the routing settings.
+func (e *Env) Routing() Routing {
+	r := Routing{RemindEvery: e.Duration("REMIND_EVERY", 2*time.Minute), StepWaits: e.PerUrgency("STEP_WAIT", 0, 0, 0)}
+	for _, u := range []string{"EMERGENT", "URGENT", "ROUTINE"} {
+		e.Retired("OFFER_TIMEOUT_"+u, "escalation policies in the roster set how long each step waits (STEP_WAIT_"+u+" overrides them for drills)")
+	}
+	return r
+}
+
+// Mail says where the email fallback sends offers for specialists with no live connection.
+type Mail struct {
+	// SMTPAddr is the relay (host:port) (SMTP_ADDR). Empty disables the fallback.
+	SMTPAddr string
+	// From is the sender address (SMTP_FROM).
+	From string
+	// Username and Password authenticate to the relay when set (SMTP_USERNAME, SMTP_PASSWORD;
+	// PLAIN, over TLS or to localhost).
+	Username, Password string
+	// PublicURL is the origin clinicians open, for the link (PUBLIC_URL, for example
+	// https://consult.example.org).
+	PublicURL string
+}
+
+// Mail reads the email fallback's settings.
+func (e *Env) Mail() Mail {
+	return Mail{
+		SMTPAddr: e.String("SMTP_ADDR", ""), From: e.String("SMTP_FROM", "consult-broker@localhost"),
+		Username: e.String("SMTP_USERNAME", ""), Password: e.String("SMTP_PASSWORD", ""),
+		PublicURL: e.String("PUBLIC_URL", ""),
+	}
+}

@@ -1,3 +1,8 @@
+// Package service is the process kit every service binary shares: Main runs a service's run
+// function with the process's environment until a signal; Open connects what every service
+// uses (telemetry, Redis, NATS) and closes it in reverse; Serve runs HTTP and the long-running
+// components and shuts them down in order; Health mounts the health, readiness and metrics
+// routes.
 package service
 
 import (
@@ -49,10 +54,10 @@ func Serve(ctx context.Context, log *slog.Logger, hs *http.Server, ln net.Listen
 	case err = <-errc:
 		log.Error("stopping after a component failed", "err", err)
 	}
-	within(10*time.Second, hs.Shutdown)
+	_ = within(10*time.Second, hs.Shutdown)
 	<-httpDone
 	for _, d := range drain {
-		within(5*time.Second, d)
+		_ = within(5*time.Second, d)
 	}
 	stopWork()
 	wg.Wait()

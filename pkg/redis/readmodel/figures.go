@@ -262,7 +262,7 @@ func (s *Store) Figures(ctx context.Context, now time.Time, days int, loc *time.
 		}
 	}
 	for {
-		ids, err := s.rdb.ZRangeByLex(ctx, s.allKey(), &redis.ZRangeBy{Min: lower, Max: "+", Count: figuresBatch}).Result()
+		ids, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.allKey(), Start: lower, Stop: "+", ByLex: true, Count: figuresBatch}).Result()
 		if err != nil {
 			return Report{}, fmt.Errorf("figures: %w", err)
 		}

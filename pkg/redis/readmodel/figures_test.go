@@ -237,7 +237,7 @@ func TestSummarize(t *testing.T) {
 // The report read from the snapshots in Redis is the report of those consults, in pages, while
 // the projector keeps writing; it is refused while the read model is not whole.
 func TestStoreFigures(t *testing.T) {
-	b, _ := testenv.Bus(t)
+	b, _ := testenv.Consults(t)
 	for kind, url := range testenv.RedisKinds(t) {
 		t.Run(kind, func(t *testing.T) {
 			ctx := context.Background()

@@ -8,7 +8,7 @@ import (
 
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/event"
-	"github.com/regionalconsult/broker/pkg/nats/bus"
+	"github.com/regionalconsult/broker/pkg/nats/consultstore"
 )
 
 // ConsumerName is the durable consumer every projector instance shares.
@@ -18,14 +18,14 @@ const ConsumerName = "readmodel"
 // Redis has lost it.
 type Projector struct {
 	store *Store
-	bus   *bus.Bus
+	bus   *consultstore.Store
 	log   *slog.Logger
 	check time.Duration
 }
 
 // NewProjector returns a projector of b's consults into s that checks every check interval
 // whether Redis still holds the read model.
-func NewProjector(s *Store, b *bus.Bus, check time.Duration, log *slog.Logger) *Projector {
+func NewProjector(s *Store, b *consultstore.Store, check time.Duration, log *slog.Logger) *Projector {
 	if check <= 0 {
 		check = 2 * time.Second
 	}

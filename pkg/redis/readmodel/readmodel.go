@@ -182,13 +182,13 @@ func (s *Store) List(ctx context.Context, a consult.Actor, f Filter, cursor stri
 		return []*consult.Consult{}, "", nil
 	}
 	out := []*consult.Consult{}
-	max := "+"
+	upper := "+"
 	if cursor != "" {
-		max = "(" + cursor
+		upper = "(" + cursor
 	}
 	scanned := 0
 	for scanned < scanBudget {
-		ids, err := s.rdb.ZRevRangeByLex(ctx, key, &redis.ZRangeBy{Max: max, Min: "-", Count: int64(min(limit*2, 500))}).Result()
+		ids, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: key, Start: upper, Stop: "-", ByLex: true, Rev: true, Count: int64(min(limit*2, 500))}).Result()
 		if err != nil {
 			return nil, "", fmt.Errorf("list: %w", err)
 		}
@@ -212,7 +212,7 @@ func (s *Store) List(ctx context.Context, a consult.Actor, f Filter, cursor stri
 				return out, ids[i], nil
 			}
 		}
-		max = "(" + ids[len(ids)-1]
+		upper = "(" + ids[len(ids)-1]
 	}
 	return out, "", nil
 }

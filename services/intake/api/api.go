@@ -16,7 +16,9 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/regionalconsult/broker/pkg/http/apierror"
-	"github.com/regionalconsult/broker/pkg/nats/bus"
+	"github.com/regionalconsult/broker/pkg/nats/attachstore"
+	"github.com/regionalconsult/broker/pkg/nats/auditlog"
+	"github.com/regionalconsult/broker/pkg/nats/consultstore"
 	"github.com/regionalconsult/broker/pkg/nats/directory"
 	"github.com/regionalconsult/broker/pkg/nats/profile"
 	"github.com/regionalconsult/broker/pkg/nats/session"
@@ -51,7 +53,9 @@ type Config struct {
 // Server is the intake API.
 type Server struct {
 	cfg      Config
-	bus      *bus.Bus
+	consults *consultstore.Store
+	audit    *auditlog.Log
+	files    *attachstore.Store
 	store    *readmodel.Store
 	dir      *directory.Directory
 	sessions *session.Store
@@ -64,12 +68,11 @@ type Server struct {
 }
 
 // New returns the API over its dependencies.
-func New(cfg Config, b *bus.Bus, store *readmodel.Store, dir *directory.Directory, sessions *session.Store,
-	limiter *ratelimit.Limiter, profiles *profile.Store, log *slog.Logger) *Server {
+func New(cfg Config, d Deps, log *slog.Logger) *Server {
 	submitted, _ := otel.Meter("intake").Int64Counter("consults_submitted_total",
 		metric.WithDescription("consults stored, by urgency"))
-	return &Server{cfg: cfg, bus: b, store: store, dir: dir, sessions: sessions, limiter: limiter, profiles: profiles,
-		log: log, now: time.Now, submitted: submitted}
+	return &Server{cfg: cfg, consults: d.Consults, audit: d.Audit, files: d.Files, store: d.ReadModel, dir: d.Directory,
+		sessions: d.Sessions, limiter: d.Limiter, profiles: d.Profiles, log: log, now: time.Now, submitted: submitted}
 }
 
 // route is one endpoint of the API.

@@ -19,7 +19,7 @@ import (
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/event"
 	"github.com/regionalconsult/broker/pkg/http/apierror"
-	"github.com/regionalconsult/broker/pkg/nats/bus"
+	"github.com/regionalconsult/broker/pkg/nats/attachstore"
 	"github.com/regionalconsult/broker/pkg/redis/ratelimit"
 	"github.com/regionalconsult/broker/pkg/roster"
 )
@@ -92,7 +92,7 @@ func (s *Server) uploadAttachment(w http.ResponseWriter, r *http.Request, u rost
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), writeTimeout)
 	defer cancel()
-	a, err := s.bus.PutAttachment(ctx, bus.StoredAttachment{
+	a, err := s.files.Put(ctx, attachstore.File{
 		Attachment: event.Attachment{ID: ulid.Make().String(), Name: attachment.Name(declared, typ), Type: typ},
 		OwnerID:    u.ID, ClinicID: u.ClinicID,
 	}, data)
@@ -100,7 +100,7 @@ func (s *Server) uploadAttachment(w http.ResponseWriter, r *http.Request, u rost
 		apierror.Write(w, s.log, apierror.Unavailable(err))
 		return
 	}
-	s.bus.AuditDetail(ctx, u.ID, "attachment.upload", map[string]string{"attachment_id": a.ID})
+	s.audit.Detail(ctx, u.ID, "attachment.upload", map[string]string{"attachment_id": a.ID})
 	apierror.WriteJSON(w, http.StatusCreated, map[string]any{"attachment": a.Attachment})
 }
 
@@ -145,8 +145,8 @@ func (s *Server) attach(ctx context.Context, u roster.User, ids []string) ([]eve
 		if slices.Contains(ids[:i], id) {
 			return nil, errInvalid("attachments", "lists an attachment more than once")
 		}
-		a, err := s.bus.Attachment(ctx, id)
-		if errors.Is(err, bus.ErrNoAttachment) {
+		a, err := s.files.Get(ctx, id)
+		if errors.Is(err, attachstore.ErrNotFound) {
 			return nil, unknown
 		}
 		if err != nil {
@@ -158,8 +158,8 @@ func (s *Server) attach(ctx context.Context, u roster.User, ids []string) ([]eve
 		out = append(out, a.Attachment)
 	}
 	for _, a := range out {
-		switch err := s.bus.MarkAttached(ctx, a.ID, time.Now().UTC()); {
-		case errors.Is(err, bus.ErrNoAttachment), errors.Is(err, bus.ErrAttachmentExpired):
+		switch err := s.files.MarkAttached(ctx, a.ID, time.Now().UTC()); {
+		case errors.Is(err, attachstore.ErrNotFound), errors.Is(err, attachstore.ErrExpired):
 			return nil, unknown
 		case err != nil:
 			return nil, apierror.Unavailable(err)
@@ -180,8 +180,8 @@ func (s *Server) getAttachment(w http.ResponseWriter, r *http.Request, u roster.
 		apierror.Write(w, s.log, errNotFound("this consult has no such attachment"))
 		return
 	}
-	a, content, err := s.bus.OpenAttachment(r.Context(), id)
-	if errors.Is(err, bus.ErrNoAttachment) {
+	a, content, err := s.files.Read(r.Context(), id)
+	if errors.Is(err, attachstore.ErrNotFound) {
 		apierror.Write(w, s.log, errNotFound("this attachment is no longer stored"))
 		return
 	}
@@ -190,7 +190,7 @@ func (s *Server) getAttachment(w http.ResponseWriter, r *http.Request, u roster.
 		return
 	}
 	defer content.Close()
-	s.bus.AuditDetail(r.Context(), u.ID, "attachment.read", map[string]string{"attachment_id": id}, c.ID)
+	s.audit.Detail(r.Context(), u.ID, "attachment.read", map[string]string{"attachment_id": id}, c.ID)
 
 	typ, disposition := a.Type, "attachment"
 	switch {

@@ -25,11 +25,10 @@ import (
 
 	"github.com/regionalconsult/broker/internal/testkit/apiclient"
 	"github.com/regionalconsult/broker/internal/testkit/testenv"
+	"github.com/regionalconsult/broker/pkg/nats/auditlog"
 	"github.com/regionalconsult/broker/pkg/nats/bus"
 	"github.com/regionalconsult/broker/pkg/process/config"
 	"github.com/regionalconsult/broker/pkg/process/service"
-	"github.com/regionalconsult/broker/pkg/redis/ratelimit"
-	"github.com/regionalconsult/broker/pkg/redis/readmodel"
 	"github.com/regionalconsult/broker/pkg/roster"
 	"github.com/regionalconsult/broker/services/intake/api"
 )
@@ -38,8 +37,24 @@ import (
 type intake struct {
 	t   *testing.T
 	ctx context.Context
-	in  *service.Infra
+	in  api.Deps
+	b   *bus.Bus
 	url string
+}
+
+// openDeps opens the API's stores over a fresh embedded NATS server and Redis, with the demo
+// roster seeded.
+func openDeps(t *testing.T, ctx context.Context) (api.Deps, *bus.Bus) {
+	t.Helper()
+	log := testenv.Logger(t)
+	conns, err := service.Open(ctx, service.Config{ServiceName: "intake", NATSURL: testenv.NATS(t), RedisURL: testenv.RedisURL(t)}, log)
+	require.NoError(t, err)
+	t.Cleanup(conns.Close)
+	in, err := api.OpenDeps(ctx, conns.Bus, conns.Redis, 0, log)
+	require.NoError(t, err)
+	_, err = in.Directory.Seed(ctx, roster.DemoJSON())
+	require.NoError(t, err)
+	return in, conns.Bus
 }
 
 func startIntake(t *testing.T) *intake {
@@ -47,17 +62,12 @@ func startIntake(t *testing.T) *intake {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	log := testenv.Logger(t)
-	in, err := service.Open(ctx, service.Config{ServiceName: "intake", NATSURL: testenv.NATS(t), RedisURL: testenv.RedisURL(t)}, log)
-	require.NoError(t, err)
-	t.Cleanup(in.Close)
-	_, err = in.Directory.Seed(ctx, roster.DemoJSON())
-	require.NoError(t, err)
+	in, b := openDeps(t, ctx)
 	sla := config.SLA{AcceptWithin: map[string]time.Duration{"emergent": 10 * time.Minute, "urgent": time.Hour, "routine": 24 * time.Hour}}
-	srv := api.New(api.Config{SLA: sla}, in.Bus, readmodel.New(in.Redis, "consult:"), in.Directory, in.Sessions,
-		ratelimit.New(in.Redis, "consult:rl:"), in.Profiles, log)
+	srv := api.New(api.Config{SLA: sla}, in, log)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &intake{t: t, ctx: ctx, in: in, url: ts.URL}
+	return &intake{t: t, ctx: ctx, in: in, b: b, url: ts.URL}
 }
 
 func (s *intake) login(username string) *apiclient.Client {
@@ -160,9 +170,9 @@ func hexSHA256(data []byte) string {
 }
 
 // awaitAudit waits for an audit record of action and returns it.
-func awaitAudit(t *testing.T, in *service.Infra, action string) map[string]any {
+func awaitAudit(t *testing.T, b *bus.Bus, action string) map[string]any {
 	t.Helper()
-	stream, err := in.Bus.JetStream().Stream(context.Background(), bus.AuditStream)
+	stream, err := b.JetStream().Stream(context.Background(), auditlog.Stream)
 	require.NoError(t, err)
 	var rec map[string]any
 	require.Eventually(t, func() bool {
@@ -195,7 +205,7 @@ func TestAttachmentRoundTrip(t *testing.T) {
 	require.Equal(t, http.StatusCreated, status, "got %d %+v, want 201", status, bad)
 	assert.Equal(t, "image/png", img.Type, "a PNG named .pdf: got %q, want image/png", img.Type)
 	assert.Equal(t, "scan.png", img.Name)
-	uploadAudit := awaitAudit(t, s.in, "attachment.upload")
+	uploadAudit := awaitAudit(t, s.b, "attachment.upload")
 	assert.Equal(t, "u-referrer1", uploadAudit["actor_id"])
 
 	status, c, apiErr := request(t, ref, pdf.ID, img.ID)
@@ -219,7 +229,7 @@ func TestAttachmentRoundTrip(t *testing.T) {
 	assert.True(t, bytes.Equal(pngData, data), "got %d bytes, want the %d uploaded", len(data), len(pngData))
 	assert.Equal(t, "image/png", resp.Header.Get("Content-Type"))
 	assert.Equal(t, "inline; filename*=UTF-8''scan.png", resp.Header.Get("Content-Disposition"))
-	read := awaitAudit(t, s.in, "attachment.read")
+	read := awaitAudit(t, s.b, "attachment.read")
 	assert.Equal(t, "u-referrer1", read["actor_id"])
 	assert.Equal(t, []any{c.ID}, read["consult_ids"])
 	assert.Equal(t, map[string]any{"attachment_id": img.ID}, read["detail"])

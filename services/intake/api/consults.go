@@ -18,7 +18,7 @@ import (
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/event"
 	"github.com/regionalconsult/broker/pkg/http/apierror"
-	"github.com/regionalconsult/broker/pkg/nats/bus"
+	"github.com/regionalconsult/broker/pkg/nats/consultstore"
 	"github.com/regionalconsult/broker/pkg/redis/readmodel"
 	"github.com/regionalconsult/broker/pkg/roster"
 )
@@ -51,7 +51,7 @@ func (s *Server) createConsult(w http.ResponseWriter, r *http.Request, u roster.
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), writeTimeout)
 	defer cancel()
-	var opts []bus.AppendOption
+	var opts []consultstore.AppendOption
 	if key != "" {
 		c, err := s.claim(ctx, u.ID, key, id)
 		if err != nil {
@@ -64,7 +64,7 @@ func (s *Server) createConsult(w http.ResponseWriter, r *http.Request, u roster.
 		}
 		// The stream also recognises a retry of this key for a while, should Redis have lost it.
 		sum := sha256.Sum256([]byte(u.ID + "\x00" + key))
-		opts = append(opts, bus.WithDedupeID("req-"+hex.EncodeToString(sum[:])))
+		opts = append(opts, consultstore.WithDedupeID("req-"+hex.EncodeToString(sum[:])))
 	}
 	if e.Request.Attachments, err = s.attach(ctx, u, attachments); err != nil {
 		s.release(ctx, u.ID, key, id)
@@ -72,23 +72,23 @@ func (s *Server) createConsult(w http.ResponseWriter, r *http.Request, u roster.
 		return
 	}
 	e.ID = ulid.Make().String()
-	c, err := s.bus.Append(ctx, nil, e, opts...)
-	var dup *bus.DuplicateError
+	c, err := s.consults.Append(ctx, nil, e, opts...)
+	var dup *consultstore.DuplicateError
 	switch {
 	case errors.As(err, &dup):
-		if first, lerr := s.bus.Load(ctx, dup.ConsultID); lerr == nil {
+		if first, lerr := s.consults.Load(ctx, dup.ConsultID); lerr == nil {
 			s.release(ctx, u.ID, key, id)
 			s.replay(ctx, w, u, first)
 			return
 		}
 	case err != nil:
 		// The append may have been stored although its acknowledgement was lost: look.
-		stored, lerr := s.bus.Load(ctx, id)
+		stored, lerr := s.consults.Load(ctx, id)
 		if lerr == nil && stored.Has(e.ID) {
 			c, err = stored, nil
 			break
 		}
-		if errors.Is(lerr, bus.ErrNotFound) {
+		if errors.Is(lerr, consultstore.ErrNotFound) {
 			s.release(ctx, u.ID, key, id) // certainly not stored: a retry may go ahead
 		} // otherwise the claim lapses by itself, and a retry finds the outcome
 		apierror.Write(w, s.log, apierror.Unavailable(err))
@@ -107,7 +107,7 @@ func (s *Server) createConsult(w http.ResponseWriter, r *http.Request, u roster.
 
 // replay answers a retried submission with the consult the first one created.
 func (s *Server) replay(ctx context.Context, w http.ResponseWriter, u roster.User, c *consult.Consult) {
-	s.bus.Audit(ctx, u.ID, "read", c.ID)
+	s.audit.Record(ctx, u.ID, "read", c.ID)
 	apierror.WriteJSON(w, http.StatusOK, c.At(s.now()))
 }
 
@@ -150,11 +150,11 @@ func (s *Server) claim(ctx context.Context, user, key, id string) (*consult.Cons
 		if cl.Claimed {
 			return nil, nil
 		}
-		c, err := s.bus.Load(ctx, cl.ExistingID)
+		c, err := s.consults.Load(ctx, cl.ExistingID)
 		if err == nil {
 			return c, nil
 		}
-		if !errors.Is(err, bus.ErrNotFound) {
+		if !errors.Is(err, consultstore.ErrNotFound) {
 			return nil, apierror.Unavailable(err)
 		}
 		if !cl.Pending || time.Now().After(deadline) {
@@ -173,8 +173,8 @@ func (s *Server) load(ctx context.Context, id string, u roster.User) (*consult.C
 	if _, err := ulid.ParseStrict(id); err != nil {
 		return nil, errNotFound("no such consult")
 	}
-	c, err := s.bus.Load(ctx, id)
-	if errors.Is(err, bus.ErrNotFound) {
+	c, err := s.consults.Load(ctx, id)
+	if errors.Is(err, consultstore.ErrNotFound) {
 		return nil, errNotFound("no such consult")
 	}
 	if err != nil {
@@ -192,7 +192,7 @@ func (s *Server) getConsult(w http.ResponseWriter, r *http.Request, u roster.Use
 		apierror.Write(w, s.log, err)
 		return
 	}
-	s.bus.Audit(r.Context(), u.ID, "read", c.ID)
+	s.audit.Record(r.Context(), u.ID, "read", c.ID)
 	apierror.WriteJSON(w, http.StatusOK, c.At(s.now()))
 }
 
@@ -241,18 +241,14 @@ func (s *Server) listConsults(w http.ResponseWriter, r *http.Request, u roster.U
 	for i, c := range list {
 		list[i], ids[i] = c.At(now), c.ID
 	}
-	s.bus.Audit(r.Context(), u.ID, "list", ids...)
+	s.audit.Record(r.Context(), u.ID, "list", ids...)
 	apierror.WriteJSON(w, http.StatusOK, map[string]any{"consults": list, "next_cursor": next})
 }
 
-// maxAttempts bounds how often a change is decided again after losing a race to another change
-// of the same consult. Each retry decides on the newer state, so a change that is no longer
-// allowed (an offer already taken) fails with the decision's own error.
-const maxAttempts = 5
-
-// change decides a change on the newest state of the consult and appends it, deciding again
-// if another change got there first. It returns the state after the change and its event; a
-// decision that returns a zero event changes nothing and gets the current state.
+// change decides a change on the newest state of the consult and stores it through the consult
+// store's Update, which decides again if another change got there first. It returns the state
+// after the change and its event; a decision that returns a zero event changes nothing and gets
+// the current state. The write runs detached from the request, under writeTimeout.
 func (s *Server) change(ctx context.Context, id string, u roster.User,
 	decide func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error)) (*consult.Consult, event.Event, error) {
 	if _, err := ulid.ParseStrict(id); err != nil {
@@ -260,36 +256,19 @@ func (s *Server) change(ctx context.Context, id string, u roster.User,
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
-	for range maxAttempts {
-		c, err := s.bus.Load(ctx, id)
-		if errors.Is(err, bus.ErrNotFound) {
-			return nil, event.Event{}, errNotFound("no such consult")
-		}
-		if err != nil {
-			return nil, event.Event{}, apierror.Unavailable(err)
-		}
-		e, err := decide(c, actor(u), s.now())
-		if err != nil {
-			return nil, event.Event{}, err
-		}
-		if e.Type == "" { // the decision found nothing to record
-			return c, e, nil
-		}
-		e.ID = ulid.Make().String()
-		next, err := s.bus.Append(ctx, c, e)
-		if errors.Is(err, bus.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			// Stored although the acknowledgement was lost? Then the change happened.
-			if stored, lerr := s.bus.Load(ctx, id); lerr == nil && stored.Has(e.ID) {
-				return stored, e, nil
-			}
-			return nil, event.Event{}, apierror.Unavailable(err)
-		}
-		return next, e, nil
+	c, e, err := s.consults.Update(ctx, id, func(c *consult.Consult) (event.Event, error) { return decide(c, actor(u), s.now()) })
+	var decided *consult.Error
+	switch {
+	case err == nil:
+		return c, e, nil
+	case errors.As(err, &decided):
+		return nil, event.Event{}, err
+	case errors.Is(err, consultstore.ErrNotFound):
+		return nil, event.Event{}, errNotFound("no such consult")
+	case errors.Is(err, consultstore.ErrConflict):
+		return nil, event.Event{}, consult.Errorf(consult.Conflict, "the consult keeps changing; reload it and try again")
 	}
-	return nil, event.Event{}, consult.Errorf(consult.Conflict, "the consult keeps changing; reload it and try again")
+	return nil, event.Event{}, apierror.Unavailable(err)
 }
 
 // respond runs change and answers with the consult.
@@ -318,11 +297,11 @@ func textBody(w http.ResponseWriter, r *http.Request, field string, required boo
 	if v := body[field]; v != nil {
 		text = strings.TrimSpace(*v)
 	}
-	min := 0
+	least := 0
 	if required {
-		min = 1
+		least = 1
 	}
-	if problem := consult.CheckText(text, min, consult.MaxText); problem != "" {
+	if problem := consult.CheckText(text, least, consult.MaxText); problem != "" {
 		return "", errInvalid(field, problem)
 	}
 	return text, nil

@@ -17,8 +17,6 @@ import (
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/event"
 	"github.com/regionalconsult/broker/pkg/process/config"
-	"github.com/regionalconsult/broker/pkg/process/service"
-	"github.com/regionalconsult/broker/pkg/redis/ratelimit"
 	"github.com/regionalconsult/broker/pkg/redis/readmodel"
 	"github.com/regionalconsult/broker/pkg/roster"
 	"github.com/regionalconsult/broker/services/intake/api"
@@ -57,14 +55,10 @@ func TestFigures(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	log := testenv.Logger(t)
-	in, err := service.Open(ctx, service.Config{ServiceName: "intake", NATSURL: testenv.NATS(t), RedisURL: testenv.RedisURL(t)}, log)
-	require.NoError(t, err)
-	t.Cleanup(in.Close)
-	_, err = in.Directory.Seed(ctx, roster.DemoJSON())
-	require.NoError(t, err)
+	in, _ := openDeps(t, ctx)
 	sla := config.SLA{AcceptWithin: map[string]time.Duration{"emergent": 10 * time.Minute, "urgent": time.Hour, "routine": 24 * time.Hour}}
-	store := readmodel.New(in.Redis, "consult:")
-	srv := api.New(api.Config{SLA: sla}, in.Bus, store, in.Directory, in.Sessions, ratelimit.New(in.Redis, "consult:rl:"), in.Profiles, log)
+	store := in.ReadModel
+	srv := api.New(api.Config{SLA: sla}, in, log)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 
@@ -95,7 +89,7 @@ func TestFigures(t *testing.T) {
 
 	pctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- readmodel.NewProjector(store, in.Bus, 50*time.Millisecond, log).Run(pctx) }()
+	go func() { done <- readmodel.NewProjector(store, in.Consults, 50*time.Millisecond, log).Run(pctx) }()
 	t.Cleanup(func() { stop(); <-done })
 
 	// Earlier days, stored as intake and routing would have stored them then.
@@ -113,7 +107,7 @@ func TestFigures(t *testing.T) {
 			consult.Policy{KnownSpecialty: func(string) bool { return true }, AcceptWithin: sla.AcceptWithin}, created)
 		require.NoError(t, err)
 		e.ID = ulid.Make().String()
-		c, err := in.Bus.Append(ctx, nil, e)
+		c, err := in.Consults.Append(ctx, nil, e)
 		require.NoError(t, err)
 		return c
 	}
@@ -122,7 +116,7 @@ func TestFigures(t *testing.T) {
 		e, err := decide(c)
 		require.NoError(t, err)
 		e.ID = ulid.Make().String()
-		next, err := in.Bus.Append(ctx, c, e)
+		next, err := in.Consults.Append(ctx, c, e)
 		require.NoError(t, err)
 		return next
 	}

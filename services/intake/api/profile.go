@@ -70,7 +70,7 @@ func (s *Server) putProfile(w http.ResponseWriter, r *http.Request, u roster.Use
 		return
 	}
 	if changed := profileChanges(before, after); len(changed) > 0 {
-		s.bus.AuditDetail(ctx, u.ID, "profile.update", changed)
+		s.audit.Detail(ctx, u.ID, "profile.update", changed)
 	}
 	apierror.WriteJSON(w, http.StatusOK, map[string]any{"profile": after})
 }

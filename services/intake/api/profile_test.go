@@ -54,7 +54,7 @@ func TestProfile(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, "%v", apiErr)
 	assert.Equal(t, profile.Profile{Locale: "ar", Availability: "available"}, p)
 	assert.Equal(t, p, get(ref))
-	audit := awaitAudit(t, s.in, "profile.update")
+	audit := awaitAudit(t, s.b, "profile.update")
 	assert.Equal(t, "u-referrer1", audit["actor_id"])
 	assert.Equal(t, map[string]any{"locale": "ar"}, audit["detail"])
 

@@ -147,7 +147,7 @@ func (s *Server) putSchedule(w http.ResponseWriter, r *http.Request, u roster.Us
 	if !ok {
 		return
 	}
-	s.bus.AuditDetail(r.Context(), u.ID, "roster.schedule.replace", map[string]string{"specialty": slug})
+	s.audit.Detail(r.Context(), u.ID, "roster.schedule.replace", map[string]string{"specialty": slug})
 	i := slices.IndexFunc(next.Schedules, func(s roster.Schedule) bool { return s.Specialty == slug })
 	apierror.WriteJSON(w, http.StatusOK, map[string]any{"schedule": next.Schedules[i]})
 }
@@ -208,7 +208,7 @@ func (s *Server) createOverride(w http.ResponseWriter, r *http.Request, u roster
 	if !ok {
 		return
 	}
-	s.bus.AuditDetail(r.Context(), u.ID, "roster.override.create", map[string]string{"override_id": o.ID,
+	s.audit.Detail(r.Context(), u.ID, "roster.override.create", map[string]string{"override_id": o.ID,
 		"specialty": body.Specialty, "tier": body.Tier, "user_id": o.UserID})
 	apierror.WriteJSON(w, http.StatusCreated, map[string]any{"override": overrideAnswer{Override: o, Specialty: body.Specialty, Tier: body.Tier}})
 }
@@ -285,7 +285,7 @@ func (s *Server) deleteOverride(w http.ResponseWriter, r *http.Request, u roster
 	if !ok {
 		return
 	}
-	s.bus.AuditDetail(r.Context(), u.ID, "roster.override.delete", map[string]string{"override_id": id, "specialty": specialty, "tier": tier})
+	s.audit.Detail(r.Context(), u.ID, "roster.override.delete", map[string]string{"override_id": id, "specialty": specialty, "tier": tier})
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -394,7 +394,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, u roster.User
 	if !ok {
 		return
 	}
-	s.bus.AuditDetail(r.Context(), u.ID, "roster.user.update", map[string]string{"user_id": id, "changed": strings.Join(changed, ",")})
+	s.audit.Detail(r.Context(), u.ID, "roster.user.update", map[string]string{"user_id": id, "changed": strings.Join(changed, ",")})
 	changedUser, _ := next.User(id)
 	apierror.WriteJSON(w, http.StatusOK, map[string]any{"user": changedUser.Public()})
 }
@@ -469,7 +469,7 @@ func (s *Server) putPolicies(w http.ResponseWriter, r *http.Request, u roster.Us
 	if !ok {
 		return
 	}
-	s.bus.AuditDetail(r.Context(), u.ID, "roster.policies.replace", map[string]string{"count": strconv.Itoa(len(policies))})
+	s.audit.Detail(r.Context(), u.ID, "roster.policies.replace", map[string]string{"count": strconv.Itoa(len(policies))})
 	apierror.WriteJSON(w, http.StatusOK, map[string]any{"policies": orEmpty(next.Policies)})
 }
 
@@ -505,7 +505,7 @@ func (s *Server) putRedFlags(w http.ResponseWriter, r *http.Request, u roster.Us
 	for _, f := range next.RedFlags {
 		ids = append(ids, f.ID)
 	}
-	s.bus.AuditDetail(r.Context(), u.ID, "roster.red_flags.replace", map[string]string{"count": strconv.Itoa(len(ids)), "ids": strings.Join(ids, ",")})
+	s.audit.Detail(r.Context(), u.ID, "roster.red_flags.replace", map[string]string{"count": strconv.Itoa(len(ids)), "ids": strings.Join(ids, ",")})
 	apierror.WriteJSON(w, http.StatusOK, map[string]any{"red_flags": orEmpty(next.RedFlags)})
 }
 

@@ -209,7 +209,7 @@ func TestRosterScheduleEdit(t *testing.T) {
 	oc := onCallOf(t, coord, "pediatric-neurology", at)
 	assert.Equal(t, "u-neuro2", oc.PrimaryID, "got primary %s after the change, want neuro2's day shift", oc.PrimaryID)
 	assert.Equal(t, "u-neuro1", oc.SecondaryID)
-	audit := awaitAudit(t, s.in, "roster.schedule.replace")
+	audit := awaitAudit(t, s.b, "roster.schedule.replace")
 	assert.Equal(t, "u-coord1", audit["actor_id"])
 	assert.Equal(t, map[string]any{"specialty": "pediatric-neurology"}, audit["detail"])
 
@@ -280,7 +280,7 @@ func TestRosterOverrides(t *testing.T) {
 	assert.Equal(t, "swap with Dr. Levi", out.Override.Reason, "got the reason untrimmed")
 	assert.Equal(t, "u-coord2", out.Override.CreatedBy)
 	assert.True(t, from.Equal(out.Override.From) && to.Equal(out.Override.To), "got %v..%v, want %v..%v", out.Override.From, out.Override.To, from, to)
-	audit := awaitAudit(t, s.in, "roster.override.create")
+	audit := awaitAudit(t, s.b, "roster.override.create")
 	assert.Equal(t, "u-coord2", audit["actor_id"])
 	assert.Equal(t, map[string]any{"override_id": out.Override.ID, "specialty": "pediatric-oncology", "tier": "primary", "user_id": "u-onc2"}, audit["detail"])
 
@@ -298,7 +298,7 @@ func TestRosterOverrides(t *testing.T) {
 	status, apiErr = rosterCall(t, coord, http.MethodDelete, "/api/v1/roster/overrides/"+out.Override.ID, nil, nil)
 	require.Equal(t, http.StatusNoContent, status, "%v", apiErr)
 	assert.Equal(t, "u-onc1", onCallOf(t, coord, "pediatric-oncology", mid).PrimaryID, "got the override still in force after its removal")
-	audit = awaitAudit(t, s.in, "roster.override.delete")
+	audit = awaitAudit(t, s.b, "roster.override.delete")
 	assert.Equal(t, map[string]any{"override_id": out.Override.ID, "specialty": "pediatric-oncology", "tier": "primary"}, audit["detail"])
 	status, _ = rosterCall(t, coord, http.MethodDelete, "/api/v1/roster/overrides/"+out.Override.ID, nil, nil)
 	assert.Equal(t, http.StatusNotFound, status, "got %d removing it twice, want 404", status)
@@ -359,7 +359,7 @@ func TestRosterUserPatch(t *testing.T) {
 	assert.Equal(t, []string{"he", "en", "ar", "ru"}, out.User.Languages)
 	assert.Equal(t, []string{"pediatric-oncology"}, out.User.Specialties, "got specialties changed though not named")
 	assert.Empty(t, out.User.PasswordHash, "got the password hash in the answer")
-	audit := awaitAudit(t, s.in, "roster.user.update")
+	audit := awaitAudit(t, s.b, "roster.user.update")
 	assert.Equal(t, map[string]any{"user_id": "u-onc2", "changed": "languages,max_consults,sub_specialties"}, audit["detail"])
 
 	// A disabled account's sessions stop working and it cannot log in; enabled again, it can.
@@ -459,7 +459,7 @@ func TestRosterPolicies(t *testing.T) {
 	assert.Equal(t, out.Policies, read.Roster.Policies, "got other policies stored than answered")
 	assert.Equal(t, "u-card3", s.in.Directory.Roster().PolicyFor("pediatric-cardiology", "urgent").Steps[1].UserID, "got the new policy not applied")
 	assert.Equal(t, 1, len(s.in.Directory.Roster().PolicyFor("pediatric-surgery", "routine").Steps), "got the any-specialty routine policy not applied")
-	audit := awaitAudit(t, s.in, "roster.policies.replace")
+	audit := awaitAudit(t, s.b, "roster.policies.replace")
 	assert.Equal(t, map[string]any{"count": "2"}, audit["detail"])
 
 	before := storedRoster(t, coord)
@@ -524,7 +524,7 @@ func TestRosterRedFlags(t *testing.T) {
 	assert.Len(t, fired, 1)
 	raised, _ = s.in.Directory.Roster().Triage("pediatric-oncology", "routine", map[string]any{"fever": true, "anc": 0.1})
 	assert.Equal(t, "routine", raised, "got the demo's oncology rules kept, want every rule replaced")
-	audit := awaitAudit(t, s.in, "roster.red_flags.replace")
+	audit := awaitAudit(t, s.b, "roster.red_flags.replace")
 	assert.Equal(t, "u-admin1", audit["actor_id"])
 	assert.Equal(t, map[string]any{"count": "2", "ids": "surg-neonate,card-murmur-hypoxemia"}, audit["detail"])
 

@@ -21,7 +21,7 @@ import (
 
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/event"
-	"github.com/regionalconsult/broker/pkg/nats/bus"
+	"github.com/regionalconsult/broker/pkg/nats/consultstore"
 	"github.com/regionalconsult/broker/pkg/process/config"
 	"github.com/regionalconsult/broker/pkg/roster"
 )
@@ -30,26 +30,7 @@ import (
 const ConsumerName = "notify-email"
 
 // Config says where mail goes.
-type Config struct {
-	// SMTPAddr is the relay (host:port). Empty disables the fallback.
-	SMTPAddr string
-	// From is the sender address.
-	From string
-	// Username and Password authenticate to the relay when set (PLAIN, over TLS or to localhost).
-	Username, Password string
-	// PublicURL is the origin clinicians open, for the link (for example https://consult.example.org).
-	PublicURL string
-}
-
-// Settings reads the fallback's settings: SMTP_ADDR, SMTP_FROM, SMTP_USERNAME, SMTP_PASSWORD
-// and PUBLIC_URL.
-func Settings(env *config.Env) Config {
-	return Config{
-		SMTPAddr: env.String("SMTP_ADDR", ""), From: env.String("SMTP_FROM", "consult-broker@localhost"),
-		Username: env.String("SMTP_USERNAME", ""), Password: env.String("SMTP_PASSWORD", ""),
-		PublicURL: env.String("PUBLIC_URL", ""),
-	}
-}
+type Config = config.Mail
 
 // Online says whether a user has a live connection anywhere.
 type Online interface {
@@ -63,19 +44,19 @@ type Roster interface {
 
 // Mailer emails offers to offline specialists.
 type Mailer struct {
-	cfg    Config
-	bus    *bus.Bus
-	rdb    *redis.Client
-	online Online
-	roster Roster
-	log    *slog.Logger
-	sent   metric.Int64Counter
+	cfg      Config
+	consults *consultstore.Store
+	rdb      *redis.Client
+	online   Online
+	roster   Roster
+	log      *slog.Logger
+	sent     metric.Int64Counter
 }
 
 // New returns a Mailer.
-func New(cfg Config, b *bus.Bus, rdb *redis.Client, online Online, r Roster, log *slog.Logger) *Mailer {
+func New(cfg Config, b *consultstore.Store, rdb *redis.Client, online Online, r Roster, log *slog.Logger) *Mailer {
 	sent, _ := otel.Meter("notify").Int64Counter("offer_emails_total", metric.WithDescription("offers emailed to offline specialists"))
-	return &Mailer{cfg: cfg, bus: b, rdb: rdb, online: online, roster: r, log: log, sent: sent}
+	return &Mailer{cfg: cfg, consults: b, rdb: rdb, online: online, roster: r, log: log, sent: sent}
 }
 
 // Run consumes offers and reminders until ctx ends. With no relay configured it only waits.
@@ -85,7 +66,7 @@ func (m *Mailer) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	return m.bus.ConsumeEvents(ctx, ConsumerName, m.handle)
+	return m.consults.ConsumeEvents(ctx, ConsumerName, m.handle)
 }
 
 // handle emails the specialist of a live offer who is offline, once per offer. An offer that
@@ -94,7 +75,7 @@ func (m *Mailer) handle(ctx context.Context, e event.Event) error {
 	if e.Type != event.Offered && e.Type != event.OfferReminder {
 		return nil
 	}
-	c, err := m.bus.Load(ctx, e.ConsultID)
+	c, err := m.consults.Load(ctx, e.ConsultID)
 	if err != nil {
 		return err
 	}

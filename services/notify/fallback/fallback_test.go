@@ -12,7 +12,7 @@ import (
 
 	"github.com/regionalconsult/broker/internal/testkit/testenv"
 	"github.com/regionalconsult/broker/pkg/consult"
-	"github.com/regionalconsult/broker/pkg/nats/bus"
+	"github.com/regionalconsult/broker/pkg/nats/consultstore"
 	"github.com/regionalconsult/broker/pkg/nats/directory"
 	"github.com/regionalconsult/broker/pkg/redis/presence"
 	"github.com/regionalconsult/broker/pkg/redis/readmodel"
@@ -23,7 +23,7 @@ import (
 const secret = "Relapsed ALL, MRN 5512093" // must never leave the hospital by email
 
 // offer stores a consult offered to specialist and returns its id.
-func offer(t *testing.T, b *bus.Bus, specialist string) string {
+func offer(t *testing.T, b *consultstore.Store, specialist string) string {
 	t.Helper()
 	ctx := context.Background()
 	age := 6
@@ -46,12 +46,12 @@ func offer(t *testing.T, b *bus.Bus, specialist string) string {
 func TestOffersToOfflineSpecialistsAreEmailedOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	b, _ := testenv.Bus(t)
+	b, raw := testenv.Consults(t)
 	_, url := testenv.Redis(t)
 	rdb, err := readmodel.Dial(url)
 	require.NoError(t, err)
 	defer rdb.Close()
-	dir, err := directory.Open(ctx, b.JetStream(), testenv.Logger(t))
+	dir, err := directory.Open(ctx, raw, testenv.Logger(t))
 	require.NoError(t, err)
 	_, err = dir.Seed(ctx, roster.DemoJSON())
 	require.NoError(t, err)

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -10,8 +9,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/regionalconsult/broker/pkg/consult"
-	"github.com/regionalconsult/broker/pkg/event"
 	"github.com/regionalconsult/broker/services/notify/internal/hub"
 )
 
@@ -66,27 +63,9 @@ func (g *Gateway) serve(ctx context.Context, s *stream, token string, after uint
 	cleanup = append(cleanup, func() { g.untrack(s) })
 
 	if resume {
-		last, err := g.bus.LastSeq(ctx)
-		if err == nil && after > last {
-			s.shut(CloseHistoryGone, "after is beyond this stream's history: reload, then reconnect without after")
-			finish()
+		var ok bool
+		if after, ok = g.catchUp(ctx, s, after, finish); !ok {
 			return
-		}
-		if after < last {
-			if at, err := g.bus.StoredAt(ctx, after+1); err == nil && g.now().Sub(at) > g.cfg.ReplayWindow {
-				s.shut(CloseHistoryGone, "history older than the replay window: reload, then reconnect without after")
-				finish()
-				return
-			}
-		}
-		// Catch up from the stream while far behind, before joining the live feed, so that the
-		// frames queued for the client meanwhile stay few.
-		for target := g.hub.Seq(); target > after+catchUpGap; target = g.hub.Seq() {
-			if err := g.replay(ctx, s, after, target); err != nil {
-				g.replayFailed(s, after, err, finish)
-				return
-			}
-			after = target
 		}
 	}
 	g.connected.Add(ctx, 1)
@@ -109,16 +88,6 @@ func (g *Gateway) serve(ctx context.Context, s *stream, token string, after uint
 		defer finish()
 		s.read()
 	}()
-}
-
-// catchUpGap is how far behind the live feed a resuming client may join it; beyond that it
-// first catches up from the stream.
-const catchUpGap = 16
-
-func (g *Gateway) replayFailed(s *stream, after uint64, err error, finish func()) {
-	g.log.Warn("replay failed; closing so the client retries", "user_id", s.user, "after", after, "err", err)
-	s.shut(websocket.CloseTryAgainLater, "replay failed, reconnect")
-	finish()
 }
 
 // read consumes what the client sends (nothing is expected but control frames) until the
@@ -205,37 +174,4 @@ func closed(c <-chan struct{}) bool {
 	default:
 		return false
 	}
-}
-
-// replay sends the events in (after, upto] that actor may see, in order, before any live frame.
-func (g *Gateway) replay(ctx context.Context, s *stream, after, upto uint64) error {
-	actor := s.client.Actor
-	// A restart sends every client back at once; replays take turns so the live feed and the
-	// stream keep up. Frames queued meanwhile wait in the client's queue.
-	select {
-	case g.replays <- struct{}{}:
-		defer func() { <-g.replays }()
-	case <-g.stop:
-		return errors.New("shutting down")
-	}
-	local := consult.NewCache(4096)
-	return g.bus.Replay(ctx, after, upto, func(e event.Event) error {
-		before, err := g.stateBefore(ctx, e, local)
-		if err != nil {
-			return err
-		}
-		next, err := consult.Apply(before, e)
-		if err != nil {
-			return err
-		}
-		local.Put(next)
-		if !consult.Sees(actor, before, next) {
-			return nil
-		}
-		f, err := g.frame(e, next)
-		if err != nil {
-			return err
-		}
-		return s.send(f.Data)
-	})
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/regionalconsult/broker/pkg/event"
 	"github.com/regionalconsult/broker/pkg/http/apierror"
 	"github.com/regionalconsult/broker/pkg/nats/bus"
+	"github.com/regionalconsult/broker/pkg/nats/consultstore"
 	"github.com/regionalconsult/broker/pkg/nats/session"
 	"github.com/regionalconsult/broker/pkg/roster"
 	"github.com/regionalconsult/broker/services/notify/internal/hub"
@@ -98,7 +99,7 @@ type Presence interface {
 // Gateway serves /api/v1/stream.
 type Gateway struct {
 	cfg       Config
-	bus       *bus.Bus
+	consults  *consultstore.Store
 	sessions  Sessions
 	hub       *hub.Hub
 	states    *consult.Cache
@@ -123,16 +124,16 @@ type Gateway struct {
 
 // New returns a gateway whose live feed starts at the stream's current end. It records
 // presence in p.
-func New(ctx context.Context, cfg Config, b *bus.Bus, sessions Sessions, p Presence, log *slog.Logger) (*Gateway, error) {
+func New(ctx context.Context, cfg Config, cs *consultstore.Store, sessions Sessions, p Presence, log *slog.Logger) (*Gateway, error) {
 	cfg.defaults()
-	last, err := b.LastSeq(ctx)
+	last, err := cs.LastSeq(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	m := otel.Meter("notify")
 	connected, _ := m.Int64UpDownCounter("stream_connections", metric.WithDescription("open stream connections"))
 	delivered, _ := m.Int64Counter("stream_frames_total", metric.WithDescription("events published to this instance's hub"))
-	g := &Gateway{cfg: cfg, bus: b, sessions: sessions, hub: hub.New(last), states: consult.NewCache(20000), log: log,
+	g := &Gateway{cfg: cfg, consults: cs, sessions: sessions, hub: hub.New(last), states: consult.NewCache(20000), log: log,
 		stop: make(chan struct{}), streams: map[*stream]struct{}{}, bySession: map[string]*sessionSet{}, replays: make(chan struct{}, 8),
 		presence: p, instance: ulid.Make().String(), now: time.Now, connected: connected, delivered: delivered}
 	g.upgrader = websocket.Upgrader{
@@ -172,7 +173,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 
 func (g *Gateway) follow(ctx context.Context) error {
 	start := g.hub.Seq()
-	return g.bus.Follow(ctx, start, func(ctx context.Context, e event.Event) error {
+	return g.consults.Follow(ctx, start, func(ctx context.Context, e event.Event) error {
 		// An event is not skipped while its consult's history cannot be read: a client past it
 		// could not get it by resuming. The feed waits and tries again. Only an event that can
 		// never be folded (a poison message, the same on every instance) is reported and passed.
@@ -223,7 +224,7 @@ func (g *Gateway) stateBefore(ctx context.Context, e event.Event, cache *consult
 	if c := cache.Get(e.ConsultID); c != nil && c.Position() == e.Position-1 {
 		return c, nil
 	}
-	hist, err := g.bus.HistoryUpTo(ctx, e.ConsultID, e.Position-1)
+	hist, err := g.consults.HistoryUpTo(ctx, e.ConsultID, e.Position-1)
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/regionalconsult/broker/internal/testkit/testenv"
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/nats/bus"
+	"github.com/regionalconsult/broker/pkg/nats/consultstore"
 	"github.com/regionalconsult/broker/pkg/nats/directory"
 	"github.com/regionalconsult/broker/pkg/nats/session"
 	"github.com/regionalconsult/broker/pkg/redis/presence"
@@ -31,7 +32,8 @@ import (
 
 // env is one broker's worth of infrastructure: NATS, Redis, the directory and sessions.
 type env struct {
-	b        *bus.Bus
+	b        *consultstore.Store
+	raw      *bus.Bus
 	dir      *directory.Directory
 	sessions *session.Store
 	tracker  *presence.Tracker
@@ -40,18 +42,18 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	b, _ := testenv.Bus(t)
+	b, raw := testenv.Consults(t)
 	_, url := testenv.Redis(t)
 	rdb, err := readmodel.Dial(url)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rdb.Close() })
-	dir, err := directory.Open(ctx, b.JetStream(), testenv.Logger(t))
+	dir, err := directory.Open(ctx, raw, testenv.Logger(t))
 	require.NoError(t, err)
 	_, err = dir.Seed(ctx, roster.DemoJSON())
 	require.NoError(t, err)
-	sessions, err := session.Open(ctx, b.JetStream(), dir)
+	sessions, err := session.Open(ctx, raw, dir, 0)
 	require.NoError(t, err)
-	return &env{b: b, dir: dir, sessions: sessions, tracker: presence.New(rdb, "t:", 30*time.Second)}
+	return &env{b: b, raw: raw, dir: dir, sessions: sessions, tracker: presence.New(rdb, "t:", 30*time.Second)}
 }
 
 // gateway starts one gateway instance and returns its stream URL.
@@ -338,7 +340,7 @@ func TestDisabledUserIsDisconnected(t *testing.T) {
 	}
 	data, err := r.Marshal()
 	require.NoError(t, err)
-	kv, err := e.b.JetStream().KeyValue(ctx, bus.DirectoryBucket)
+	kv, err := e.raw.JetStream().KeyValue(ctx, directory.Bucket)
 	require.NoError(t, err)
 	_, err = kv.Put(ctx, "roster", data)
 	require.NoError(t, err)

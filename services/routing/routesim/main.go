@@ -29,7 +29,6 @@ import (
 
 	"github.com/regionalconsult/broker/pkg/process/config"
 	"github.com/regionalconsult/broker/pkg/roster"
-	"github.com/regionalconsult/broker/services/routing/worker"
 )
 
 func main() {
@@ -124,8 +123,8 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	cfg := DefaultConfig()
 	env := config.New(getenv)
 	cfg.SLA = env.SLA()
-	routing := worker.LoadSettings(env)
-	cfg.RemindEvery, cfg.Waits = routing.RemindEvery, routing.Waits
+	routing := env.Routing()
+	cfg.RemindEvery, cfg.Waits = routing.RemindEvery, routing.StepWaits
 	if err := env.Err(); err != nil {
 		return Config{}, options{}, err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/regionalconsult/broker/pkg/consult"
+	"github.com/regionalconsult/broker/pkg/deadline"
 	"github.com/regionalconsult/broker/pkg/event"
 	"github.com/regionalconsult/broker/pkg/roster"
 	"github.com/regionalconsult/broker/services/routing/internal/dispatch"
@@ -21,7 +22,7 @@ type kind int
 
 const (
 	arrive     kind = iota // a referrer submits a consult
-	deadline               // a durable deadline falls due and routing handles it
+	falls                  // a durable deadline falls due and routing handles it
 	respond                // a specialist answers an offer
 	finish                 // an owner writes the recommendation
 	coordinate             // a coordinator acts on an alert or an escalation
@@ -34,7 +35,7 @@ type item struct {
 	kind kind
 	id   string // the consult
 
-	due dispatch.Deadline // deadline: what falls due, as the deadline stream stores it
+	due deadline.Deadline // falls: what falls due, as the deadline stream stores it
 	pos int               // respond, coordinate: the position of the offer, step or escalation
 
 	who       string   // respond, finish: the specialist
@@ -175,7 +176,7 @@ func (s *sim) handle(it *item) error {
 	switch it.kind {
 	case arrive:
 		return s.arrive(it.arrival)
-	case deadline:
+	case falls:
 		return s.fire(it)
 	case respond:
 		return s.respond(it)
@@ -223,19 +224,15 @@ func (s *sim) onEvent(c *consult.Consult, e event.Event) error {
 	return s.decide(e.ConsultID, s.next)
 }
 
-// deadlineKey names a deadline as the deadline stream does: one consult, the position of the
-// event that set it, its kind, and which reminder.
-func deadlineKey(id string, d dispatch.Deadline) string {
-	k := id + "." + strconv.Itoa(d.Position) + "." + d.Kind
-	if d.Kind == dispatch.Remind {
-		k += strconv.Itoa(d.N)
-	}
-	return k
+// deadlineKey names a deadline of consult id as the deadline stream does.
+func deadlineKey(id string, d deadline.Deadline) string {
+	d.ConsultID = id
+	return d.Key()
 }
 
 // schedule queues a deadline as the deadline stream does: once per key, falling due at the
 // whole second at or after its time.
-func (s *sim) schedule(id string, d dispatch.Deadline) {
+func (s *sim) schedule(id string, d deadline.Deadline) {
 	key := deadlineKey(id, d)
 	if s.scheduled[key] {
 		return
@@ -245,7 +242,7 @@ func (s *sim) schedule(id string, d dispatch.Deadline) {
 	if due.Before(d.At) {
 		due = due.Add(time.Second)
 	}
-	s.queueDeadline(&item{at: due, kind: deadline, id: id, due: d})
+	s.queueDeadline(&item{at: due, kind: falls, id: id, due: d})
 }
 
 func (s *sim) queueDeadline(it *item) {
@@ -401,8 +398,8 @@ func (s *sim) checkOffer(before *consult.Consult, e event.Event) {
 }
 
 // expiry is the expire deadline an offer or a coordinators step at pos set.
-func expiry(pos int) dispatch.Deadline {
-	return dispatch.Deadline{Kind: dispatch.Expire, Position: pos}
+func expiry(pos int) deadline.Deadline {
+	return deadline.Deadline{Kind: deadline.Expire, Position: pos}
 }
 
 func (s *sim) violate(format string, args ...any) {
@@ -428,7 +425,7 @@ func (s *sim) checkOrphan(id string) {
 			problem = "offered with no pending expiry"
 		}
 	case consult.StatusEscalated:
-		if esc := c.Escalation; esc != nil && s.now.Before(esc.SnoozedUntil) && s.pending[deadlineKey(id, dispatch.Deadline{Kind: dispatch.SnoozeEnd, Position: s.snoozePos[id]})] == 0 {
+		if esc := c.Escalation; esc != nil && s.now.Before(esc.SnoozedUntil) && s.pending[deadlineKey(id, deadline.Deadline{Kind: deadline.SnoozeEnd, Position: s.snoozePos[id]})] == 0 {
 			problem = "snoozed with no pending alarm"
 		}
 	}

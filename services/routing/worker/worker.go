@@ -7,18 +7,19 @@ package worker
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/oklog/ulid/v2"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/regionalconsult/broker/pkg/consult"
+	"github.com/regionalconsult/broker/pkg/deadline"
 	"github.com/regionalconsult/broker/pkg/event"
 	"github.com/regionalconsult/broker/pkg/nats/bus"
+	"github.com/regionalconsult/broker/pkg/nats/consultstore"
+	"github.com/regionalconsult/broker/pkg/nats/scheduler"
 	"github.com/regionalconsult/broker/pkg/process/config"
 	"github.com/regionalconsult/broker/pkg/roster"
 	"github.com/regionalconsult/broker/services/routing/internal/dispatch"
@@ -44,36 +45,29 @@ type Facts interface {
 // Settings is routing's own configuration beside the roster's escalation policies.
 type Settings = dispatch.Settings
 
-// LoadSettings reads REMIND_EVERY (default 2 minutes) and STEP_WAIT_EMERGENT, _URGENT and
-// _ROUTINE, which, when set, replace the wait of every escalation step for that urgency (for
-// drills and tests; the roster's policies set the waits otherwise).
-func LoadSettings(env *config.Env) Settings {
-	s := dispatch.DefaultSettings()
-	s.RemindEvery = env.Duration("REMIND_EVERY", s.RemindEvery)
-	s.Waits = env.PerUrgency("STEP_WAIT", 0, 0, 0)
-	for _, u := range []string{"EMERGENT", "URGENT", "ROUTINE"} {
-		env.Retired("OFFER_TIMEOUT_"+u, "escalation policies in the roster set how long each step waits (STEP_WAIT_"+u+" overrides them for drills)")
-	}
-	return s
+// SettingsFrom returns the settings that r configures.
+func SettingsFrom(r config.Routing) Settings {
+	return Settings{RemindEvery: r.RemindEvery, Waits: r.StepWaits}
 }
 
 // Worker routes consults.
 type Worker struct {
-	bus      *bus.Bus
-	roster   Roster
-	facts    Facts
-	settings Settings
-	log      *slog.Logger
-	now      func() time.Time
+	consults  *consultstore.Store
+	deadlines *scheduler.Scheduler
+	roster    Roster
+	facts     Facts
+	settings  Settings
+	log       *slog.Logger
+	now       func() time.Time
 
 	decisions metric.Int64Counter
 }
 
-// New returns a Worker.
-func New(b *bus.Bus, r Roster, f Facts, s Settings, log *slog.Logger) *Worker {
+// New returns a Worker that reads and changes consults in cs and keeps their deadlines in ds.
+func New(cs *consultstore.Store, ds *scheduler.Scheduler, r Roster, f Facts, s Settings, log *slog.Logger) *Worker {
 	decisions, _ := otel.Meter("routing").Int64Counter("routing_decisions_total",
 		metric.WithDescription("events appended by routing, by type"))
-	return &Worker{bus: b, roster: r, facts: f, settings: s, log: log, now: time.Now, decisions: decisions}
+	return &Worker{consults: cs, deadlines: ds, roster: r, facts: f, settings: s, log: log, now: time.Now, decisions: decisions}
 }
 
 // Run consumes events and deadlines until ctx ends.
@@ -81,8 +75,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 2)
-	go func() { errc <- w.bus.ConsumeEvents(ctx, EventsConsumer, w.onEvent) }()
-	go func() { errc <- w.bus.ConsumeDeadlines(ctx, DeadlinesConsumer, w.onDeadline) }()
+	go func() { errc <- w.consults.ConsumeEvents(ctx, EventsConsumer, w.onEvent) }()
+	go func() { errc <- w.deadlines.Consume(ctx, DeadlinesConsumer, w.onDeadline) }()
 	err := <-errc // the first to stop stops routing: half a router must not look healthy
 	cancel()
 	if err2 := <-errc; err == nil {
@@ -92,15 +86,15 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 func (w *Worker) onEvent(ctx context.Context, e event.Event) error {
-	c, err := w.bus.Load(ctx, e.ConsultID)
-	if errors.Is(err, bus.ErrNotFound) {
+	c, err := w.consults.Load(ctx, e.ConsultID)
+	if errors.Is(err, consultstore.ErrNotFound) {
 		return bus.Permanent(err)
 	}
 	if err != nil {
 		return err
 	}
 	for _, d := range w.settings.Deadlines(c, e) {
-		if err := w.bus.Schedule(ctx, bus.Deadline{ConsultID: c.ID, OfferPosition: d.Position, Kind: d.Kind, N: d.N, At: d.At}); err != nil {
+		if err := w.deadlines.Schedule(ctx, d); err != nil {
 			return err
 		}
 	}
@@ -110,64 +104,62 @@ func (w *Worker) onEvent(ctx context.Context, e event.Event) error {
 // route appends what dispatch decides for the consult's newest state, deciding again when
 // another writer got there first.
 func (w *Worker) route(ctx context.Context, id string) error {
-	return w.retry(ctx, id, w.next)
+	return w.update(ctx, id, func(c *consult.Consult, now time.Time) (event.Event, error) { return w.next(ctx, c, now) })
 }
 
-// next asks dispatch what happens to c now, with what is known of the people it may go to.
-func (w *Worker) next(ctx context.Context, c *consult.Consult, now time.Time) (event.Event, bool, error) {
+// next asks dispatch what happens to c now, with what is known of the people it may go to. A
+// zero event means nothing happens.
+func (w *Worker) next(ctx context.Context, c *consult.Consult, now time.Time) (event.Event, error) {
 	r := w.roster.Roster()
 	facts := dispatch.Facts{}
 	if c.Routable() && len(c.Offers) == 0 {
 		var err error
 		if facts, err = w.facts.Facts(ctx, dispatch.People(c, r, now)); err != nil {
 			if ctx.Err() != nil {
-				return event.Event{}, false, ctx.Err()
+				return event.Event{}, ctx.Err()
 			}
 			// What is known (availability, at least) still orders the candidates.
 			w.log.Warn("routing with part of what is known of people", "consult_id", c.ID, "err", err)
 		}
 	}
-	return dispatch.Next(c, r, facts, w.settings, now)
+	e, ok, err := dispatch.Next(c, r, facts, w.settings, now)
+	if !ok {
+		return event.Event{}, err
+	}
+	return e, err
 }
 
-func (w *Worker) onDeadline(ctx context.Context, d bus.Deadline) error {
-	due := dispatch.Deadline{Kind: d.Kind, Position: d.OfferPosition, N: d.N, At: d.At}
-	return w.retry(ctx, d.ConsultID, func(ctx context.Context, c *consult.Consult, now time.Time) (event.Event, bool, error) {
-		o, err := dispatch.Fire(c, due, now)
+// onDeadline does what the due deadline d does to its consult, once in effect however often it
+// is delivered.
+func (w *Worker) onDeadline(ctx context.Context, d deadline.Deadline) error {
+	return w.update(ctx, d.ConsultID, func(c *consult.Consult, now time.Time) (event.Event, error) {
+		o, err := dispatch.Fire(c, d, now)
 		switch {
 		case err != nil:
-			return event.Event{}, false, err
+			return event.Event{}, err
 		case o.Early > 0:
-			return event.Event{}, false, &bus.EarlyError{Wait: o.Early}
+			return event.Event{}, &bus.EarlyError{Wait: o.Early}
 		case o.Route:
 			return w.next(ctx, c, now)
+		case !o.OK:
+			return event.Event{}, nil
 		}
-		return o.Event, o.OK, nil
+		return o.Event, nil
 	})
 }
 
-func (w *Worker) retry(ctx context.Context, id string, decide func(context.Context, *consult.Consult, time.Time) (event.Event, bool, error)) error {
-	for range 5 {
-		c, err := w.bus.Load(ctx, id)
-		if errors.Is(err, bus.ErrNotFound) {
-			return bus.Permanent(err)
-		}
-		if err != nil {
-			return err
-		}
-		e, ok, err := decide(ctx, c, w.now())
-		if err != nil || !ok {
-			return err
-		}
-		e.ID = ulid.Make().String()
-		if _, err := w.bus.Append(ctx, c, e); errors.Is(err, bus.ErrConflict) {
-			continue
-		} else if err != nil {
-			return err
-		}
-		w.decisions.Add(ctx, 1, metric.WithAttributes(attribute.String("type", string(e.Type))))
-		w.log.Info("routing decision", "consult_id", id, "type", e.Type, "specialist_id", e.SpecialistID)
+// update stores what decide makes of consult id through the consult store, and counts it.
+func (w *Worker) update(ctx context.Context, id string, decide func(*consult.Consult, time.Time) (event.Event, error)) error {
+	_, e, err := w.consults.Update(ctx, id, func(c *consult.Consult) (event.Event, error) { return decide(c, w.now()) })
+	switch {
+	case errors.Is(err, consultstore.ErrNotFound):
+		return bus.Permanent(err)
+	case err != nil:
+		return err
+	case e.Type == "":
 		return nil
 	}
-	return fmt.Errorf("route %s: kept losing to concurrent changes", id)
+	w.decisions.Add(ctx, 1, metric.WithAttributes(attribute.String("type", string(e.Type))))
+	w.log.Info("routing decision", "consult_id", id, "type", e.Type, "specialist_id", e.SpecialistID)
+	return nil
 }

@@ -2,11 +2,13 @@ package worker_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -14,12 +16,68 @@ import (
 	"github.com/regionalconsult/broker/internal/testkit/testenv"
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/event"
-	"github.com/regionalconsult/broker/pkg/nats/bus"
+	"github.com/regionalconsult/broker/pkg/nats/consultstore"
+	"github.com/regionalconsult/broker/pkg/nats/scheduler"
 	"github.com/regionalconsult/broker/pkg/redis/presence"
 	"github.com/regionalconsult/broker/pkg/redis/readmodel"
 	"github.com/regionalconsult/broker/pkg/roster"
 	"github.com/regionalconsult/broker/services/routing/worker"
 )
+
+// stores are the consult store and the scheduler of a fresh embedded NATS server.
+type stores struct {
+	*consultstore.Store
+	deadlines *scheduler.Scheduler
+	js        jetstream.JetStream
+}
+
+func newStores(t *testing.T) *stores {
+	t.Helper()
+	cs, b := testenv.Consults(t)
+	ds, err := scheduler.Open(context.Background(), b)
+	require.NoError(t, err)
+	return &stores{Store: cs, deadlines: ds, js: b.JetStream()}
+}
+
+// consumer returns the state of one of routing's durable consumers (zero before it exists).
+func (b *stores) consumer(t *testing.T, stream, name string) jetstream.ConsumerInfo {
+	t.Helper()
+	c, err := b.js.Consumer(context.Background(), stream, name)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return jetstream.ConsumerInfo{}
+	}
+	require.NoError(t, err)
+	info, err := c.Info(context.Background())
+	require.NoError(t, err)
+	return *info
+}
+
+// due waits until n due deadlines wait in the stream for routing to handle them.
+func (b *stores) due(t *testing.T, n uint64) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		return b.consumer(t, scheduler.Stream, worker.DeadlinesConsumer).NumPending >= n
+	}, 15*time.Second, 20*time.Millisecond, "got fewer than %d due deadlines", n)
+}
+
+// settled waits until routing has handled at least fired due deadlines and has nothing left to
+// handle: no consult event and no due deadline pending or unacknowledged, twice in a row. What
+// routing would still do (a duplicate decision, a deadline firing twice) is in the stream then.
+func (b *stores) settled(t *testing.T, fired uint64) {
+	t.Helper()
+	idle := func() bool {
+		ev := b.consumer(t, consultstore.Stream, worker.EventsConsumer)
+		dl := b.consumer(t, scheduler.Stream, worker.DeadlinesConsumer)
+		return dl.Delivered.Consumer >= fired && ev.NumPending == 0 && ev.NumAckPending == 0 && dl.NumPending == 0 && dl.NumAckPending == 0
+	}
+	require.Eventually(t, func() bool {
+		if !idle() {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+		return idle()
+	}, 15*time.Second, 20*time.Millisecond, "routing did not settle")
+}
 
 type demoRoster struct{ r *roster.Roster }
 
@@ -34,7 +92,7 @@ func demo(t *testing.T) demoRoster {
 
 // startWorker runs a routing instance whose escalation steps all wait the same, until the
 // returned stop is called (a crash, as far as the stream can tell: nothing is handed over).
-func startWorker(t *testing.T, b *bus.Bus, wait time.Duration) (stop func()) {
+func startWorker(t *testing.T, b *stores, wait time.Duration) (stop func()) {
 	t.Helper()
 	s := worker.Settings{Waits: map[string]time.Duration{"emergent": wait, "urgent": wait, "routine": wait}}
 	return startWorkerWith(t, b, s)
@@ -51,10 +109,10 @@ func people(t *testing.T) *worker.People {
 	return worker.NewPeople(presence.New(rdb, prefix, 30*time.Second), readmodel.New(rdb, prefix), func(string) string { return "" }, synced)
 }
 
-func startWorkerWith(t *testing.T, b *bus.Bus, s worker.Settings) (stop func()) {
+func startWorkerWith(t *testing.T, b *stores, s worker.Settings) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	w := worker.New(b, demo(t), people(t), s, testenv.Logger(t))
+	w := worker.New(b.Store, b.deadlines, demo(t), people(t), s, testenv.Logger(t))
 	done := make(chan struct{})
 	go func() { defer close(done); _ = w.Run(ctx) }()
 	var once sync.Once
@@ -63,12 +121,12 @@ func startWorkerWith(t *testing.T, b *bus.Bus, s worker.Settings) (stop func()) 
 	return stop
 }
 
-func submit(t *testing.T, b *bus.Bus, urgency string) string {
+func submit(t *testing.T, b *stores, urgency string) string {
 	t.Helper()
 	return submitWith(t, b, urgency, consult.Policy{KnownSpecialty: func(string) bool { return true }})
 }
 
-func submitWith(t *testing.T, b *bus.Bus, urgency string, p consult.Policy) string {
+func submitWith(t *testing.T, b *stores, urgency string, p consult.Policy) string {
 	t.Helper()
 	age := 9
 	id := ulid.Make().String()
@@ -82,7 +140,7 @@ func submitWith(t *testing.T, b *bus.Bus, urgency string, p consult.Policy) stri
 	return id
 }
 
-func typesOf(t *testing.T, b *bus.Bus, id string) []event.Type {
+func typesOf(t *testing.T, b *stores, id string) []event.Type {
 	t.Helper()
 	hist, err := b.History(context.Background(), id)
 	require.NoError(t, err)
@@ -100,24 +158,24 @@ var fullChain = []event.Type{event.Requested, event.Offered, event.OfferExpired,
 
 func TestDeadlinesSurviveARoutingCrashAndFireOnce(t *testing.T) {
 	t.Parallel()
-	b, _ := testenv.Bus(t)
+	b := newStores(t)
 	stop := startWorker(t, b, 2*time.Second)
 	id := submit(t, b, "routine")
 	require.Eventually(t, func() bool { return len(typesOf(t, b, id)) == 2 }, 5*time.Second, 20*time.Millisecond, "first offer")
 	stop() // routing dies while the offer is live
 
-	time.Sleep(2500 * time.Millisecond) // the deadline passes while no routing runs
+	b.due(t, 1) // the deadline passes while no routing runs
 	assert.Equal(t, []event.Type{event.Requested, event.Offered}, typesOf(t, b, id), "nothing may happen without routing")
 
 	startWorker(t, b, 2*time.Second)
 	require.Eventually(t, func() bool { return len(typesOf(t, b, id)) >= len(fullChain) }, 15*time.Second, 50*time.Millisecond)
-	time.Sleep(time.Second) // would a duplicate deadline or decision still arrive?
+	b.settled(t, 0) // would a duplicate deadline or decision still arrive?
 	assert.Equal(t, fullChain, typesOf(t, b, id))
 }
 
 func TestTwoRoutingInstancesDecideEachStepOnce(t *testing.T) {
 	t.Parallel()
-	b, _ := testenv.Bus(t)
+	b := newStores(t)
 	startWorker(t, b, time.Second)
 	startWorker(t, b, time.Second)
 	ids := make([]string, 20)
@@ -127,7 +185,7 @@ func TestTwoRoutingInstancesDecideEachStepOnce(t *testing.T) {
 	for _, id := range ids {
 		require.Eventually(t, func() bool { return len(typesOf(t, b, id)) >= len(fullChain) }, 20*time.Second, 50*time.Millisecond, "consult %s", id)
 	}
-	time.Sleep(time.Second)
+	b.settled(t, 0)
 	for _, id := range ids {
 		assert.Equal(t, fullChain, typesOf(t, b, id), "consult %s", id)
 	}
@@ -135,7 +193,7 @@ func TestTwoRoutingInstancesDecideEachStepOnce(t *testing.T) {
 
 func TestAcceptedOfferIsNotExpired(t *testing.T) {
 	t.Parallel()
-	b, _ := testenv.Bus(t)
+	b := newStores(t)
 	startWorker(t, b, time.Second)
 	id := submit(t, b, "emergent")
 	require.Eventually(t, func() bool { return len(typesOf(t, b, id)) == 2 }, 5*time.Second, 20*time.Millisecond)
@@ -146,13 +204,13 @@ func TestAcceptedOfferIsNotExpired(t *testing.T) {
 	e.ID = ulid.Make().String()
 	_, err = b.Append(context.Background(), c, e)
 	require.NoError(t, err)
-	time.Sleep(2500 * time.Millisecond) // past the deadline, which must find nothing to expire
+	b.settled(t, 1) // past the deadline, which must find nothing to expire
 	assert.Equal(t, []event.Type{event.Requested, event.Offered, event.Accepted}, typesOf(t, b, id))
 }
 
 func TestUnseenOffersAreRemindedUntilSeen(t *testing.T) {
 	t.Parallel()
-	b, _ := testenv.Bus(t)
+	b := newStores(t)
 	startWorkerWith(t, b, worker.Settings{Waits: map[string]time.Duration{"urgent": 10 * time.Second}, RemindEvery: time.Second})
 	ctx := context.Background()
 
@@ -197,7 +255,7 @@ func count(types []event.Type, want event.Type) int {
 }
 
 // appendDecision appends what decide returns for the consult's current state.
-func appendDecision(t *testing.T, b *bus.Bus, id string, decide func(*consult.Consult) (event.Event, error)) {
+func appendDecision(t *testing.T, b *stores, id string, decide func(*consult.Consult) (event.Event, error)) {
 	t.Helper()
 	c, err := b.Load(context.Background(), id)
 	require.NoError(t, err)
@@ -210,7 +268,7 @@ func appendDecision(t *testing.T, b *bus.Bus, id string, decide func(*consult.Co
 
 func TestSLABreachIsRecordedOnce(t *testing.T) {
 	t.Parallel()
-	b, _ := testenv.Bus(t)
+	b := newStores(t)
 	startWorker(t, b, 3*time.Second)
 	startWorker(t, b, 3*time.Second)
 	late := submitWith(t, b, "routine", consult.Policy{KnownSpecialty: func(string) bool { return true },
@@ -222,7 +280,7 @@ func TestSLABreachIsRecordedOnce(t *testing.T) {
 		return c.Accept(consult.Actor{ID: c.Offer.SpecialistID, Role: consult.RoleSpecialist}, time.Now())
 	})
 	require.Eventually(t, func() bool { return count(typesOf(t, b, late), event.SLABreached) == 2 }, 10*time.Second, 50*time.Millisecond)
-	time.Sleep(2 * time.Second) // would a second record of either clock arrive?
+	b.settled(t, 0) // would a second record of either clock arrive?
 	hist, err := b.History(context.Background(), late)
 	require.NoError(t, err)
 	var clocks []string
@@ -237,7 +295,7 @@ func TestSLABreachIsRecordedOnce(t *testing.T) {
 
 func TestSnoozedEscalationSoundsAgainOnce(t *testing.T) {
 	t.Parallel()
-	b, _ := testenv.Bus(t)
+	b := newStores(t)
 	startWorker(t, b, 500*time.Millisecond)
 	startWorker(t, b, 500*time.Millisecond)
 	id := submit(t, b, "routine")
@@ -246,7 +304,7 @@ func TestSnoozedEscalationSoundsAgainOnce(t *testing.T) {
 		return c.Snooze(consult.Actor{ID: "u-coord1", Role: consult.RoleCoordinator}, time.Now().Add(2*time.Second), "calling the ward", time.Now())
 	})
 	require.Eventually(t, func() bool { return count(typesOf(t, b, id), event.Escalated) == 2 }, 10*time.Second, 50*time.Millisecond)
-	time.Sleep(1500 * time.Millisecond)
+	b.settled(t, 0)
 	hist := typesOf(t, b, id)
 	assert.Equal(t, []event.Type{event.Escalated, event.Snoozed, event.Escalated}, hist[len(hist)-3:])
 }

@@ -5,30 +5,9 @@ import (
 	"time"
 
 	"github.com/regionalconsult/broker/pkg/consult"
+	"github.com/regionalconsult/broker/pkg/deadline"
 	"github.com/regionalconsult/broker/pkg/event"
 )
-
-// Kinds of deadline. The strings are stored in the deadline stream.
-const (
-	// Expire ends an unanswered offer, or the wait of a coordinators step.
-	Expire = "expire"
-	// Remind re-alerts the holders of a live offer who have not opened it.
-	Remind = "remind"
-	// SLAAccept and SLARecommend check a response-time clock when it runs out.
-	SLAAccept    = "sla-accept"
-	SLARecommend = "sla-recommend"
-	// SnoozeEnd sounds a snoozed escalation's alarm again.
-	SnoozeEnd = "snooze"
-)
-
-// Deadline is a moment at which routing must look at a consult again: what to do (Kind), the
-// position of the event that set it, which reminder it is, and when.
-type Deadline struct {
-	Kind     string
-	Position int
-	N        int
-	At       time.Time
-}
 
 // maxReminderBackoff bounds how far apart reminders drift: at most 2^3 times RemindEvery.
 const maxReminderBackoff = 3
@@ -37,14 +16,14 @@ const maxReminderBackoff = 3
 // which may already be past e: a reminder is set only for offers still live and unseen.
 // Deadlines are set from stored events, never by whoever decided them, so a crash between the
 // two cannot leave an offer or a clock without its deadline.
-func (s Settings) Deadlines(c *consult.Consult, e event.Event) []Deadline {
-	var ds []Deadline
+func (s Settings) Deadlines(c *consult.Consult, e event.Event) []deadline.Deadline {
+	var ds []deadline.Deadline
 	sla := func(acceptBy, recommendBy time.Time) {
 		if !acceptBy.IsZero() {
-			ds = append(ds, Deadline{Kind: SLAAccept, Position: e.Position, At: acceptBy})
+			ds = append(ds, deadline.Deadline{ConsultID: c.ID, Kind: deadline.SLAAccept, Position: e.Position, At: acceptBy})
 		}
 		if !recommendBy.IsZero() {
-			ds = append(ds, Deadline{Kind: SLARecommend, Position: e.Position, At: recommendBy})
+			ds = append(ds, deadline.Deadline{ConsultID: c.ID, Kind: deadline.SLARecommend, Position: e.Position, At: recommendBy})
 		}
 	}
 	switch e.Type {
@@ -57,9 +36,9 @@ func (s Settings) Deadlines(c *consult.Consult, e event.Event) []Deadline {
 			sla(c.SLA.AcceptBy, time.Time{})
 		}
 	case event.Offered, event.CoordinatorsAlerted:
-		ds = append(ds, Deadline{Kind: Expire, Position: e.Position, At: e.ExpiresAt})
+		ds = append(ds, deadline.Deadline{ConsultID: c.ID, Kind: deadline.Expire, Position: e.Position, At: e.ExpiresAt})
 	case event.Snoozed:
-		ds = append(ds, Deadline{Kind: SnoozeEnd, Position: e.Position, At: e.Until})
+		ds = append(ds, deadline.Deadline{ConsultID: c.ID, Kind: deadline.SnoozeEnd, Position: e.Position, At: e.Until})
 	}
 	if d, ok := s.reminder(c, e); ok {
 		ds = append(ds, d)
@@ -71,16 +50,16 @@ func (s Settings) Deadlines(c *consult.Consult, e event.Event) []Deadline {
 // unseen by someone, if it falls before they expire. Reminders back off: the gap doubles from
 // RemindEvery up to 8 times it, so a long offer to someone asleep is not re-alerted every
 // two minutes all night.
-func (s Settings) reminder(c *consult.Consult, e event.Event) (Deadline, bool) {
+func (s Settings) reminder(c *consult.Consult, e event.Event) (deadline.Deadline, bool) {
 	if (e.Type != event.Offered && e.Type != event.OfferReminder) || s.RemindEvery <= 0 || len(c.Offers) == 0 {
-		return Deadline{}, false
+		return deadline.Deadline{}, false
 	}
 	o := c.Offers[0]
 	if (e.Type == event.Offered && o.Position != e.Position) || (e.Type == event.OfferReminder && e.Position < o.Position) {
-		return Deadline{}, false // the offers e was about are gone
+		return deadline.Deadline{}, false // the offers e was about are gone
 	}
 	if !slices.ContainsFunc(c.Offers, func(o consult.Offer) bool { return o.SeenAt == nil }) {
-		return Deadline{}, false
+		return deadline.Deadline{}, false
 	}
 	n := e.Reminder + 1 // the one after the event's own, whatever has happened since
 	if e.Type == event.Offered {
@@ -88,9 +67,9 @@ func (s Settings) reminder(c *consult.Consult, e event.Event) (Deadline, bool) {
 	}
 	at := e.At.Add(s.RemindEvery << min(n-1, maxReminderBackoff))
 	if !at.Before(o.ExpiresAt) {
-		return Deadline{}, false
+		return deadline.Deadline{}, false
 	}
-	return Deadline{Kind: Remind, Position: o.Position, N: n, At: at}, true
+	return deadline.Deadline{ConsultID: c.ID, Kind: deadline.Remind, Position: o.Position, N: n, At: at}, true
 }
 
 // Outcome is what a due deadline leads to: an event to append, a wait when it came before its
@@ -105,7 +84,7 @@ type Outcome struct {
 // Fire decides what d, now due, does to c. A deadline whose cause is gone (the offer answered,
 // the clock met, the snooze lifted) does nothing, so each fires at most once in effect however
 // often it is delivered.
-func Fire(c *consult.Consult, d Deadline, now time.Time) (Outcome, error) {
+func Fire(c *consult.Consult, d deadline.Deadline, now time.Time) (Outcome, error) {
 	// early says to wait when the moment at has not come yet by this clock; through it too when
 	// the moment itself still counts as on time (an SLA met at its deadline).
 	early := func(at time.Time, through bool) (Outcome, bool) {
@@ -121,18 +100,18 @@ func Fire(c *consult.Consult, d Deadline, now time.Time) (Outcome, error) {
 		return Outcome{Event: e, OK: err == nil}, err
 	}
 	switch d.Kind {
-	case Remind:
+	case deadline.Remind:
 		return conflictIsNothing(c.Remind(d.Position, d.N, now)) // seen, answered, withdrawn or about to expire
-	case SLAAccept, SLARecommend:
+	case deadline.SLAAccept, deadline.SLARecommend:
 		if o, ok := early(d.At, true); ok {
 			return o, nil
 		}
 		clock := consult.ClockAccept
-		if d.Kind == SLARecommend {
+		if d.Kind == deadline.SLARecommend {
 			clock = consult.ClockRecommend
 		}
 		return conflictIsNothing(c.RecordBreach(clock, now)) // met, recorded, cancelled or moved
-	case SnoozeEnd:
+	case deadline.SnoozeEnd:
 		if o, ok := early(d.At, false); ok {
 			return o, nil
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/regionalconsult/broker/pkg/consult"
+	"github.com/regionalconsult/broker/pkg/deadline"
 	"github.com/regionalconsult/broker/pkg/event"
 	"github.com/regionalconsult/broker/services/routing/internal/dispatch"
 )
@@ -84,19 +85,19 @@ func TestDeadlines(t *testing.T) {
 		// story builds the history and returns the stored event whose deadlines are set; the
 		// consult's newest state may be past it.
 		story func(h *history, req event.Event) event.Event
-		want  []dispatch.Deadline
+		want  []deadline.Deadline
 	}{
 		{name: "a request starts both SLA clocks",
 			story: func(h *history, req event.Event) event.Event { return req },
-			want: []dispatch.Deadline{
-				{Kind: dispatch.SLAAccept, Position: 1, At: acceptBy},
-				{Kind: dispatch.SLARecommend, Position: 1, At: recommendBy}}},
+			want: []deadline.Deadline{
+				{Kind: deadline.SLAAccept, Position: 1, At: acceptBy},
+				{Kind: deadline.SLARecommend, Position: 1, At: recommendBy}}},
 		{name: "a request without a recommend-by sets only the accept clock",
 			story: func(h *history, req event.Event) event.Event {
 				req.Request.RecommendBy = time.Time{}
 				return req
 			},
-			want: []dispatch.Deadline{{Kind: dispatch.SLAAccept, Position: 1, At: acceptBy}}},
+			want: []deadline.Deadline{{Kind: deadline.SLAAccept, Position: 1, At: acceptBy}}},
 		{name: "a request without clocks sets nothing",
 			story: func(h *history, req event.Event) event.Event {
 				req.Request.AcceptBy, req.Request.RecommendBy = time.Time{}, time.Time{}
@@ -107,28 +108,28 @@ func TestDeadlines(t *testing.T) {
 			story: func(h *history, req event.Event) event.Event {
 				return h.add(h.c.ChangeUrgency(coordinator, "emergent", "worse", t0.Add(10*time.Minute), t0.Add(4*time.Hour), t0))
 			},
-			want: []dispatch.Deadline{
-				{Kind: dispatch.SLAAccept, Position: 2, At: t0.Add(10 * time.Minute)},
-				{Kind: dispatch.SLARecommend, Position: 2, At: t0.Add(4 * time.Hour)}}},
+			want: []deadline.Deadline{
+				{Kind: deadline.SLAAccept, Position: 2, At: t0.Add(10 * time.Minute)},
+				{Kind: deadline.SLARecommend, Position: 2, At: t0.Add(4 * time.Hour)}}},
 		{name: "an offer expires and is first re-alerted after RemindEvery",
 			story: func(h *history, req event.Event) event.Event { return h.offer(t0, 10*time.Minute, "p1") },
-			want: []dispatch.Deadline{
-				{Kind: dispatch.Expire, Position: 2, At: t0.Add(10 * time.Minute)},
-				{Kind: dispatch.Remind, Position: 2, N: 1, At: t0.Add(2 * time.Minute)}}},
+			want: []deadline.Deadline{
+				{Kind: deadline.Expire, Position: 2, At: t0.Add(10 * time.Minute)},
+				{Kind: deadline.Remind, Position: 2, N: 1, At: t0.Add(2 * time.Minute)}}},
 		{name: "a parallel offer has one expiry and one reminder",
 			story: func(h *history, req event.Event) event.Event { return h.offer(t0, 10*time.Minute, "a", "b", "c") },
-			want: []dispatch.Deadline{
-				{Kind: dispatch.Expire, Position: 2, At: t0.Add(10 * time.Minute)},
-				{Kind: dispatch.Remind, Position: 2, N: 1, At: t0.Add(2 * time.Minute)}}},
+			want: []deadline.Deadline{
+				{Kind: deadline.Expire, Position: 2, At: t0.Add(10 * time.Minute)},
+				{Kind: deadline.Remind, Position: 2, N: 1, At: t0.Add(2 * time.Minute)}}},
 		{name: "a parallel offer one holder opened is still re-alerted",
 			story: func(h *history, req event.Event) event.Event {
 				e := h.offer(t0, 10*time.Minute, "a", "b")
 				h.seen("a", t0.Add(time.Minute))
 				return e
 			},
-			want: []dispatch.Deadline{
-				{Kind: dispatch.Expire, Position: 2, At: t0.Add(10 * time.Minute)},
-				{Kind: dispatch.Remind, Position: 2, N: 1, At: t0.Add(2 * time.Minute)}}},
+			want: []deadline.Deadline{
+				{Kind: deadline.Expire, Position: 2, At: t0.Add(10 * time.Minute)},
+				{Kind: deadline.Remind, Position: 2, N: 1, At: t0.Add(2 * time.Minute)}}},
 		{name: "no reminder of an offer every holder opened",
 			story: func(h *history, req event.Event) event.Event {
 				e := h.offer(t0, 10*time.Minute, "a", "b")
@@ -136,14 +137,14 @@ func TestDeadlines(t *testing.T) {
 				h.seen("b", t0.Add(time.Minute))
 				return e
 			},
-			want: []dispatch.Deadline{{Kind: dispatch.Expire, Position: 2, At: t0.Add(10 * time.Minute)}}},
+			want: []deadline.Deadline{{Kind: deadline.Expire, Position: 2, At: t0.Add(10 * time.Minute)}}},
 		{name: "no reminder of an offer declined since",
 			story: func(h *history, req event.Event) event.Event {
 				e := h.offer(t0, 10*time.Minute, "p1")
 				h.add(h.c.Decline(specialist("p1"), "busy", t0.Add(time.Minute)))
 				return e
 			},
-			want: []dispatch.Deadline{{Kind: dispatch.Expire, Position: 2, At: t0.Add(10 * time.Minute)}}},
+			want: []deadline.Deadline{{Kind: deadline.Expire, Position: 2, At: t0.Add(10 * time.Minute)}}},
 		{name: "no reminder of an offer replaced since: only the live offer's own event sets one",
 			story: func(h *history, req event.Event) event.Event {
 				e := h.offer(t0, 10*time.Minute, "p1")
@@ -151,33 +152,33 @@ func TestDeadlines(t *testing.T) {
 				h.offer(t0.Add(time.Minute), 10*time.Minute, "s1")
 				return e
 			},
-			want: []dispatch.Deadline{{Kind: dispatch.Expire, Position: 2, At: t0.Add(10 * time.Minute)}}},
+			want: []deadline.Deadline{{Kind: deadline.Expire, Position: 2, At: t0.Add(10 * time.Minute)}}},
 		{name: "the replacing offer's own event sets its reminder",
 			story: func(h *history, req event.Event) event.Event {
 				h.offer(t0, 10*time.Minute, "p1")
 				h.add(h.c.Decline(specialist("p1"), "busy", t0.Add(time.Minute)))
 				return h.offer(t0.Add(time.Minute), 10*time.Minute, "s1")
 			},
-			want: []dispatch.Deadline{
-				{Kind: dispatch.Expire, Position: 4, At: t0.Add(11 * time.Minute)},
-				{Kind: dispatch.Remind, Position: 4, N: 1, At: t0.Add(3 * time.Minute)}}},
+			want: []deadline.Deadline{
+				{Kind: deadline.Expire, Position: 4, At: t0.Add(11 * time.Minute)},
+				{Kind: deadline.Remind, Position: 4, N: 1, At: t0.Add(3 * time.Minute)}}},
 		{name: "no reminder that would fall at the expiry",
 			story: func(h *history, req event.Event) event.Event { return h.offer(t0, 2*time.Minute, "p1") },
-			want:  []dispatch.Deadline{{Kind: dispatch.Expire, Position: 2, At: t0.Add(2 * time.Minute)}}},
+			want:  []deadline.Deadline{{Kind: deadline.Expire, Position: 2, At: t0.Add(2 * time.Minute)}}},
 		{name: "a reminder just before the expiry",
 			story: func(h *history, req event.Event) event.Event { return h.offer(t0, 2*time.Minute+time.Second, "p1") },
-			want: []dispatch.Deadline{
-				{Kind: dispatch.Expire, Position: 2, At: t0.Add(2*time.Minute + time.Second)},
-				{Kind: dispatch.Remind, Position: 2, N: 1, At: t0.Add(2 * time.Minute)}}},
+			want: []deadline.Deadline{
+				{Kind: deadline.Expire, Position: 2, At: t0.Add(2*time.Minute + time.Second)},
+				{Kind: deadline.Remind, Position: 2, N: 1, At: t0.Add(2 * time.Minute)}}},
 		{name: "no reminders when they are off", settings: &dispatch.Settings{},
 			story: func(h *history, req event.Event) event.Event { return h.offer(t0, 10*time.Minute, "p1") },
-			want:  []dispatch.Deadline{{Kind: dispatch.Expire, Position: 2, At: t0.Add(10 * time.Minute)}}},
+			want:  []deadline.Deadline{{Kind: deadline.Expire, Position: 2, At: t0.Add(10 * time.Minute)}}},
 		{name: "a reminder sets the next, twice as far",
 			story: func(h *history, req event.Event) event.Event {
 				h.offer(t0, 10*time.Minute, "p1")
 				return h.remind(1, t0.Add(2*time.Minute))
 			},
-			want: []dispatch.Deadline{{Kind: dispatch.Remind, Position: 2, N: 2, At: t0.Add(6 * time.Minute)}}},
+			want: []deadline.Deadline{{Kind: deadline.Remind, Position: 2, N: 2, At: t0.Add(6 * time.Minute)}}},
 		{name: "a reminder of an offer opened since sets none",
 			story: func(h *history, req event.Event) event.Event {
 				h.offer(t0, 10*time.Minute, "p1")
@@ -196,13 +197,13 @@ func TestDeadlines(t *testing.T) {
 			story: func(h *history, req event.Event) event.Event {
 				return h.add(h.c.AlertCoordinators(1, 4, t0.Add(5*time.Minute), "step 4", t0))
 			},
-			want: []dispatch.Deadline{{Kind: dispatch.Expire, Position: 2, At: t0.Add(5 * time.Minute)}}},
+			want: []deadline.Deadline{{Kind: deadline.Expire, Position: 2, At: t0.Add(5 * time.Minute)}}},
 		{name: "a snooze ends",
 			story: func(h *history, req event.Event) event.Event {
 				h.escalated(t0)
 				return h.add(h.c.Snooze(coordinator, t0.Add(30*time.Minute), "calling", t0.Add(time.Minute)))
 			},
-			want: []dispatch.Deadline{{Kind: dispatch.SnoozeEnd, Position: 3, At: t0.Add(30 * time.Minute)}}},
+			want: []deadline.Deadline{{Kind: deadline.SnoozeEnd, Position: 3, At: t0.Add(30 * time.Minute)}}},
 		{name: "an acceptance sets nothing",
 			story: func(h *history, req event.Event) event.Event {
 				h.offer(t0, 10*time.Minute, "p1")
@@ -266,9 +267,9 @@ func TestReminderBackoff(t *testing.T) {
 				ds := s.Deadlines(h.c, e)
 				require.NotEmpty(t, ds, "got no deadline after %s, want reminder %d", e.Type, n)
 				d := ds[len(ds)-1]
-				require.Equal(t, dispatch.Remind, d.Kind, "got %+v after %s, want reminder %d", d, e.Type, n)
+				require.Equal(t, deadline.Remind, d.Kind, "got %+v after %s, want reminder %d", d, e.Type, n)
 				if n == tt.n {
-					assert.Equal(t, dispatch.Deadline{Kind: dispatch.Remind, Position: 2, N: tt.n, At: t0.Add(tt.at)}, d)
+					assert.Equal(t, deadline.Deadline{Kind: deadline.Remind, Position: 2, N: tt.n, At: t0.Add(tt.at)}, d)
 					assert.Equal(t, tt.gap, d.At.Sub(e.At), "got a gap of %s, want %s", d.At.Sub(e.At), tt.gap)
 					return
 				}
@@ -286,15 +287,15 @@ func TestFire(t *testing.T) {
 	in := func(d time.Duration) time.Time { return t0.Add(d) }
 	offer := func(h *history) { h.offer(t0, 10*time.Minute, "p1") }
 	parallel := func(h *history) { h.offer(t0, 10*time.Minute, "a", "b", "c") }
-	remind := func(n int) dispatch.Deadline {
-		return dispatch.Deadline{Kind: dispatch.Remind, Position: 2, N: n, At: in(2 * time.Minute)}
+	remind := func(n int) deadline.Deadline {
+		return deadline.Deadline{Kind: deadline.Remind, Position: 2, N: n, At: in(2 * time.Minute)}
 	}
-	expire := func(pos int, at time.Time) dispatch.Deadline {
-		return dispatch.Deadline{Kind: dispatch.Expire, Position: pos, At: at}
+	expire := func(pos int, at time.Time) deadline.Deadline {
+		return deadline.Deadline{Kind: deadline.Expire, Position: pos, At: at}
 	}
-	slaAccept := dispatch.Deadline{Kind: dispatch.SLAAccept, Position: 1, At: acceptBy}
-	slaRecommend := dispatch.Deadline{Kind: dispatch.SLARecommend, Position: 1, At: recommendBy}
-	snoozeEnd := dispatch.Deadline{Kind: dispatch.SnoozeEnd, Position: 3, At: in(30 * time.Minute)}
+	slaAccept := deadline.Deadline{Kind: deadline.SLAAccept, Position: 1, At: acceptBy}
+	slaRecommend := deadline.Deadline{Kind: deadline.SLARecommend, Position: 1, At: recommendBy}
+	snoozeEnd := deadline.Deadline{Kind: deadline.SnoozeEnd, Position: 3, At: in(30 * time.Minute)}
 	snoozed := func(h *history) {
 		h.escalated(t0)
 		h.add(h.c.Snooze(coordinator, in(30*time.Minute), "calling", in(time.Minute)))
@@ -304,7 +305,7 @@ func TestFire(t *testing.T) {
 	tests := []struct {
 		name  string
 		story func(h *history)
-		d     dispatch.Deadline
+		d     deadline.Deadline
 		now   time.Time
 		// want is "nothing", "route", "early <duration>" or the event's type and what it names.
 		want string
@@ -331,7 +332,7 @@ func TestFire(t *testing.T) {
 			h.remind(1, in(2*time.Minute))
 		}, remind(1), in(2*time.Minute + time.Second), nothing},
 		{"a reminder delivered at the expiry", offer, remind(1), in(10 * time.Minute), nothing},
-		{"a reminder of another offer", offer, dispatch.Deadline{Kind: dispatch.Remind, Position: 5, N: 1}, in(2 * time.Minute), nothing},
+		{"a reminder of another offer", offer, deadline.Deadline{Kind: deadline.Remind, Position: 5, N: 1}, in(2 * time.Minute), nothing},
 
 		{"the accept clock ran out", nil, slaAccept, acceptBy.Add(time.Second), "consult.sla_breached accept"},
 		{"the accept clock at its deadline is early", nil, slaAccept, acceptBy, "early 10ms"},

@@ -1,4 +1,4 @@
-package bus_test
+package consultstore_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/event"
 	"github.com/regionalconsult/broker/pkg/nats/bus"
+	"github.com/regionalconsult/broker/pkg/nats/consultstore"
 )
 
 func request(id string) event.Event {
@@ -25,17 +26,17 @@ func request(id string) event.Event {
 
 func TestAppendLoadAndConflict(t *testing.T) {
 	t.Parallel()
-	b, _ := testenv.Bus(t)
+	b, _ := testenv.Consults(t)
 	ctx := context.Background()
 	id := ulid.Make().String()
 
 	_, err := b.Load(ctx, id)
-	require.ErrorIs(t, err, bus.ErrNotFound)
+	require.ErrorIs(t, err, consultstore.ErrNotFound)
 
 	c, err := b.Append(ctx, nil, request(id))
 	require.NoError(t, err)
 	_, err = b.Append(ctx, nil, request(id))
-	assert.ErrorIs(t, err, bus.ErrConflict, "a second first event must lose")
+	assert.ErrorIs(t, err, consultstore.ErrConflict, "a second first event must lose")
 
 	// Two writers decide on the same state; exactly one wins, every time.
 	const writers = 8
@@ -54,7 +55,7 @@ func TestAppendLoadAndConflict(t *testing.T) {
 			if _, err := b.Append(ctx, c, e); err == nil {
 				wins.Add(1)
 			} else {
-				assert.ErrorIs(t, err, bus.ErrConflict)
+				assert.ErrorIs(t, err, consultstore.ErrConflict)
 			}
 		}()
 	}
@@ -74,7 +75,7 @@ func TestAppendLoadAndConflict(t *testing.T) {
 
 func TestAppendSameEventTwiceIsDeduplicated(t *testing.T) {
 	t.Parallel()
-	b, _ := testenv.Bus(t)
+	b, _ := testenv.Consults(t)
 	ctx := context.Background()
 	e := request(ulid.Make().String())
 	_, err := b.Append(ctx, nil, e)
@@ -87,36 +88,9 @@ func TestAppendSameEventTwiceIsDeduplicated(t *testing.T) {
 	assert.Equal(t, seq, seq2, "got last seq %d after retry, want %d", seq2, seq)
 }
 
-func TestScheduledDeadlineFiresOnce(t *testing.T) {
-	t.Parallel()
-	b, _ := testenv.Bus(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	due := make(chan bus.Deadline, 4)
-	go func() {
-		_ = b.ConsumeDeadlines(ctx, "test", func(_ context.Context, d bus.Deadline) error { due <- d; return nil })
-	}()
-	d := bus.Deadline{ConsultID: "c1", OfferPosition: 2, At: time.Now().Add(1500 * time.Millisecond)}
-	require.NoError(t, b.Schedule(ctx, d))
-	require.NoError(t, b.Schedule(ctx, d), "scheduling again is harmless")
-	select {
-	case got := <-due:
-		assert.Equal(t, "c1", got.ConsultID)
-		assert.Equal(t, 2, got.OfferPosition)
-		assert.False(t, time.Now().Before(d.At), "fired at %s, before its deadline %s", time.Now(), d.At)
-	case <-time.After(10 * time.Second):
-		t.Fatal("deadline did not fire within 10s")
-	}
-	select {
-	case got := <-due:
-		t.Fatalf("got a second due notice %+v, want one", got)
-	case <-time.After(2 * time.Second):
-	}
-}
-
 func TestReplayAndFollow(t *testing.T) {
 	t.Parallel()
-	b, _ := testenv.Bus(t)
+	b, _ := testenv.Consults(t)
 	ctx := context.Background()
 	for range 5 {
 		_, err := b.Append(ctx, nil, request(ulid.Make().String()))
@@ -144,12 +118,13 @@ func TestReplayAndFollow(t *testing.T) {
 
 func TestPoisonMessagesAreTerminatedNotRetried(t *testing.T) {
 	t.Parallel()
-	b, nc := testenv.Bus(t)
+	b, raw := testenv.Consults(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	require.NoError(t, nc.Publish(bus.ConsultSubject("garbage"), []byte("{not json")))
+	_, err := raw.JetStream().Publish(ctx, consultstore.Subject("garbage"), []byte("{not json"))
+	require.NoError(t, err)
 	bad := request(ulid.Make().String())
-	_, err := b.Append(ctx, nil, bad)
+	_, err = b.Append(ctx, nil, bad)
 	require.NoError(t, err)
 	good := request(ulid.Make().String())
 	_, err = b.Append(ctx, nil, good)

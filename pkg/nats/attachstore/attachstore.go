@@ -1,4 +1,8 @@
-package bus
+// Package attachstore keeps uploaded files in the JetStream object store "attachments": one
+// object per attachment id, with who uploaded it for which clinic and whether a consult refers
+// to it yet. Uploads that no consult took are swept after UnattachedTTL. What a file is (its
+// type by content, a safe name) is package attachment's to decide.
+package attachstore
 
 import (
 	"bytes"
@@ -9,27 +13,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/regionalconsult/broker/pkg/event"
+	"github.com/regionalconsult/broker/pkg/nats/bus"
 )
 
-// Buckets besides the streams and buckets of bus.go.
-const (
-	// AttachmentBucket is the object store of uploaded files, one object per attachment id.
-	AttachmentBucket = "attachments"
-	// ProfileBucket holds each user's own preferences (package profile).
-	ProfileBucket = "profiles"
-)
+// Bucket is the object store of uploaded files, one object per attachment id.
+const Bucket = "attachments"
 
 // The object store's stream and meta subjects, as the JetStream object store defines them.
 const (
-	attachmentStream = "OBJ_" + AttachmentBucket
-	attachmentMeta   = "$O." + AttachmentBucket + ".M.>"
-	attachmentChunks = "$O." + AttachmentBucket + ".C.>"
+	attachmentStream = "OBJ_" + Bucket
+	attachmentMeta   = "$O." + Bucket + ".M.>"
+	attachmentChunks = "$O." + Bucket + ".C.>"
 )
 
 // Uploads that no consult refers to are removed: a referrer uploads while filling in the form
@@ -43,20 +44,20 @@ const (
 	// it and UnattachedTTL keeps a sweep away from a file whose consult is being stored, and
 	// absorbs clock differences between instances.
 	attachWithin = UnattachedTTL - time.Hour
-	// sweepEvery is how often CleanAttachments looks for abandoned uploads.
+	// sweepEvery is how often Clean looks for abandoned uploads.
 	sweepEvery = time.Hour
 )
 
-// ErrNoAttachment means no attachment with that id is stored.
-var ErrNoAttachment = errors.New("no such attachment")
+// ErrNotFound means no attachment with that id is stored.
+var ErrNotFound = errors.New("no such attachment")
 
-// ErrAttachmentExpired means an upload is too old to be attached to a consult; the file must be
+// ErrExpired means an upload is too old to be attached to a consult; the file must be
 // uploaded again.
-var ErrAttachmentExpired = errors.New("attachment upload expired")
+var ErrExpired = errors.New("attachment upload expired")
 
-// StoredAttachment is an uploaded file's record: what a consult shows of it, who uploaded it
+// File is an uploaded file's record: what a consult shows of it, who uploaded it
 // for which clinic, and whether a consult refers to it yet.
-type StoredAttachment struct {
+type File struct {
 	event.Attachment
 	OwnerID    string
 	ClinicID   string
@@ -66,7 +67,7 @@ type StoredAttachment struct {
 }
 
 // Expired reports whether a is an upload no consult took and that may no longer be attached.
-func (a StoredAttachment) Expired(now time.Time) bool {
+func (a File) Expired(now time.Time) bool {
 	return a.AttachedAt.IsZero() && now.Sub(a.UploadedAt) > attachWithin
 }
 
@@ -81,7 +82,7 @@ const (
 	metaAttached = "attached_at"
 )
 
-func (a StoredAttachment) metadata() map[string]string {
+func (a File) metadata() map[string]string {
 	m := map[string]string{metaOwner: a.OwnerID, metaClinic: a.ClinicID, metaName: a.Name, metaType: a.Type,
 		metaSHA256: a.SHA256, metaUploaded: a.UploadedAt.UTC().Format(time.RFC3339Nano)}
 	if !a.AttachedAt.IsZero() {
@@ -90,9 +91,9 @@ func (a StoredAttachment) metadata() map[string]string {
 	return m
 }
 
-func storedAttachment(info *jetstream.ObjectInfo) StoredAttachment {
+func storedAttachment(info *jetstream.ObjectInfo) File {
 	m := info.Metadata
-	a := StoredAttachment{
+	a := File{
 		Attachment: event.Attachment{ID: info.Name, Name: m[metaName], Type: m[metaType], Size: int64(info.Size), SHA256: m[metaSHA256]},
 		OwnerID:    m[metaOwner], ClinicID: m[metaClinic],
 	}
@@ -101,16 +102,22 @@ func storedAttachment(info *jetstream.ObjectInfo) StoredAttachment {
 	return a
 }
 
-// declareObjects declares the attachment object store's stream the way the object store API
+// Store is the attachment object store.
+type Store struct {
+	js      jetstream.JetStream
+	objects jetstream.ObjectStore
+	log     *slog.Logger
+}
+
+// Open declares the attachment object store on b and returns it. Its stream is declared the way the object store API
 // would, except that reads go through the stream leader (as for consults): a file just uploaded
 // must be found by the request that attaches it a moment later. Replicas apply on creation only.
-func (b *Bus) declareObjects(ctx context.Context, replicas int) (jetstream.ObjectStore, error) {
-	if _, err := b.declare(ctx, jetstream.StreamConfig{
+func Open(ctx context.Context, b *bus.Bus) (*Store, error) {
+	if _, err := b.Stream(ctx, jetstream.StreamConfig{
 		Name:        attachmentStream,
 		Description: "uploaded attachments",
 		Subjects:    []string{attachmentChunks, attachmentMeta},
 		Storage:     jetstream.FileStorage,
-		Replicas:    replicas,
 		MaxBytes:    -1,
 		Discard:     jetstream.DiscardNew,
 		AllowRollup: true,
@@ -118,66 +125,66 @@ func (b *Bus) declareObjects(ctx context.Context, replicas int) (jetstream.Objec
 	}); err != nil {
 		return nil, err
 	}
-	obs, err := b.js.ObjectStore(ctx, AttachmentBucket)
+	obs, err := b.JetStream().ObjectStore(ctx, Bucket)
 	if err != nil {
-		return nil, fmt.Errorf("object store %s: %w", AttachmentBucket, err)
+		return nil, fmt.Errorf("object store %s: %w", Bucket, err)
 	}
-	return obs, nil
+	return &Store{js: b.JetStream(), objects: obs, log: b.Log()}, nil
 }
 
-// PutAttachment stores data as attachment a (ID, Name, Type, OwnerID and ClinicID set) and
+// Put stores data as attachment a (ID, Name, Type, OwnerID and ClinicID set) and
 // returns the record with its size, SHA-256 and upload time. A failed put stores nothing.
-func (b *Bus) PutAttachment(ctx context.Context, a StoredAttachment, data []byte) (StoredAttachment, error) {
+func (s *Store) Put(ctx context.Context, a File, data []byte) (File, error) {
 	sum := sha256.Sum256(data)
 	a.SHA256, a.Size = hex.EncodeToString(sum[:]), int64(len(data))
 	if a.UploadedAt.IsZero() {
 		a.UploadedAt = time.Now().UTC()
 	}
 	a.AttachedAt = time.Time{}
-	if _, err := b.objects.Put(ctx, jetstream.ObjectMeta{Name: a.ID, Metadata: a.metadata()}, bytes.NewReader(data)); err != nil {
-		return StoredAttachment{}, fmt.Errorf("store attachment %s: %w", a.ID, err)
+	if _, err := s.objects.Put(ctx, jetstream.ObjectMeta{Name: a.ID, Metadata: a.metadata()}, bytes.NewReader(data)); err != nil {
+		return File{}, fmt.Errorf("store attachment %s: %w", a.ID, err)
 	}
 	return a, nil
 }
 
-// Attachment returns the record of attachment id, or ErrNoAttachment.
-func (b *Bus) Attachment(ctx context.Context, id string) (StoredAttachment, error) {
-	info, err := b.objects.GetInfo(ctx, id)
+// Get returns the record of attachment id, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (File, error) {
+	info, err := s.objects.GetInfo(ctx, id)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return StoredAttachment{}, ErrNoAttachment
+		return File{}, ErrNotFound
 	}
 	if err != nil {
-		return StoredAttachment{}, fmt.Errorf("attachment %s: %w", id, err)
+		return File{}, fmt.Errorf("attachment %s: %w", id, err)
 	}
 	return storedAttachment(info), nil
 }
 
-// OpenAttachment returns the record of attachment id and its content, or ErrNoAttachment. The
+// Read returns the record of attachment id and its content, or ErrNotFound. The
 // reader streams from the store while ctx lives; it reports a content that does not match its
 // digest as an error at its end. The caller closes it.
-func (b *Bus) OpenAttachment(ctx context.Context, id string) (StoredAttachment, io.ReadCloser, error) {
-	res, err := b.objects.Get(ctx, id)
+func (s *Store) Read(ctx context.Context, id string) (File, io.ReadCloser, error) {
+	res, err := s.objects.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return StoredAttachment{}, nil, ErrNoAttachment
+		return File{}, nil, ErrNotFound
 	}
 	if err != nil {
-		return StoredAttachment{}, nil, fmt.Errorf("open attachment %s: %w", id, err)
+		return File{}, nil, fmt.Errorf("open attachment %s: %w", id, err)
 	}
 	info, err := res.Info()
 	if err != nil {
 		_ = res.Close()
-		return StoredAttachment{}, nil, fmt.Errorf("open attachment %s: %w", id, err)
+		return File{}, nil, fmt.Errorf("open attachment %s: %w", id, err)
 	}
 	return storedAttachment(info), res, nil
 }
 
 // MarkAttached records that a consult refers to attachment id, so that it is kept. It is called
 // before the consult is stored: a file that a stored consult refers to is never swept. An upload
-// past its time to be attached is ErrAttachmentExpired; one already attached stays as it was.
-func (b *Bus) MarkAttached(ctx context.Context, id string, at time.Time) error {
-	info, err := b.objects.GetInfo(ctx, id)
+// past its time to be attached is ErrExpired; one already attached stays as it was.
+func (s *Store) MarkAttached(ctx context.Context, id string, at time.Time) error {
+	info, err := s.objects.GetInfo(ctx, id)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return ErrNoAttachment
+		return ErrNotFound
 	}
 	if err != nil {
 		return fmt.Errorf("attach %s: %w", id, err)
@@ -187,25 +194,25 @@ func (b *Bus) MarkAttached(ctx context.Context, id string, at time.Time) error {
 		return nil
 	}
 	if a.Expired(time.Now()) {
-		return ErrAttachmentExpired
+		return ErrExpired
 	}
 	a.AttachedAt = at
 	meta := info.ObjectMeta
 	meta.Metadata = maps.Clone(meta.Metadata)
 	maps.Copy(meta.Metadata, a.metadata())
-	if err := b.objects.UpdateMeta(ctx, id, meta); err != nil {
+	if err := s.objects.UpdateMeta(ctx, id, meta); err != nil {
 		if errors.Is(err, jetstream.ErrUpdateMetaDeleted) {
-			return ErrNoAttachment
+			return ErrNotFound
 		}
 		return fmt.Errorf("attach %s: %w", id, err)
 	}
 	return nil
 }
 
-// CleanAttachments removes, every hour until ctx ends, the uploads that no consult took within
+// Clean removes, every hour until ctx ends, the uploads that no consult took within
 // UnattachedTTL. Every instance may run it: removals are idempotent. Its first pass reads every
 // object's record; later passes read only those changed since the previous pass.
-func (b *Bus) CleanAttachments(ctx context.Context) error {
+func (s *Store) Clean(ctx context.Context) error {
 	var since time.Time
 	t := time.NewTimer(time.Minute) // not during start-up
 	defer t.Stop()
@@ -216,30 +223,30 @@ func (b *Bus) CleanAttachments(ctx context.Context) error {
 		case <-t.C:
 		}
 		cutoff := time.Now().Add(-UnattachedTTL)
-		n, err := b.sweepAttachments(ctx, since, cutoff)
+		n, err := s.sweep(ctx, since, cutoff)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			b.log.Warn("abandoned uploads not removed; retrying later", "err", err)
+			s.log.Warn("abandoned uploads not removed; retrying later", "err", err)
 		case err == nil:
 			since = cutoff.Add(-sweepEvery) // overlap: the stream's and this clock may differ a little
 			if n > 0 {
-				b.log.Info("abandoned uploads removed", "count", n)
+				s.log.Info("abandoned uploads removed", "count", n)
 			}
 		}
 		t.Reset(sweepEvery)
 	}
 }
 
-// sweepAttachments removes the unattached uploads made before cutoff whose record last changed
+// sweep removes the unattached uploads made before cutoff whose record last changed
 // after since (every one when since is zero), and returns how many it removed. An attached
 // file's record changed when it was attached, so only uploads still unattached are looked at
 // once: the record of an object is its newest meta message (the object store rolls them up).
-func (b *Bus) sweepAttachments(ctx context.Context, since, cutoff time.Time) (int, error) {
+func (s *Store) sweep(ctx context.Context, since, cutoff time.Time) (int, error) {
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{attachmentMeta}, DeliverPolicy: jetstream.DeliverAllPolicy}
 	if !since.IsZero() {
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
 	}
-	cons, err := b.js.OrderedConsumer(ctx, attachmentStream, cfg)
+	cons, err := s.js.OrderedConsumer(ctx, attachmentStream, cfg)
 	if err != nil {
 		return 0, fmt.Errorf("sweep attachments: %w", err)
 	}
@@ -263,7 +270,7 @@ func (b *Bus) sweepAttachments(ctx context.Context, since, cutoff time.Time) (in
 			if !a.AttachedAt.IsZero() || a.UploadedAt.IsZero() || a.UploadedAt.After(cutoff) {
 				continue
 			}
-			if err := b.objects.Delete(ctx, info.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			if err := s.objects.Delete(ctx, info.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 				return removed, fmt.Errorf("sweep attachment %s: %w", info.Name, err)
 			}
 			removed++

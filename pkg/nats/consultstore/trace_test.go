@@ -1,4 +1,4 @@
-package bus_test
+package consultstore_test
 
 import (
 	"context"
@@ -21,7 +21,7 @@ import (
 func TestTraceContextTravelsWithEvents(t *testing.T) {
 	otel.SetTracerProvider(sdktrace.NewTracerProvider())
 	otel.SetTextMapPropagator(propagation.TraceContext{})
-	b, _ := testenv.Bus(t)
+	b, _ := testenv.Consults(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
