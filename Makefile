@@ -1,5 +1,9 @@
 # The two commands a newcomer needs: `make run` and `make test`. The rest is optional.
-.PHONY: run test unit integration ui-smoke validate-deploy bench coldstart build fmt vet
+
+# Build with the toolchain go.mod names (a patch release with security fixes), fetched through
+# the module proxy when the installed Go is older.
+export GOTOOLCHAIN ?= auto
+.PHONY: run test unit integration ui-smoke validate-deploy bench coldstart build fmt vet lint
 
 run: ## the whole broker in one process with demo data on http://127.0.0.1:8080
 	go run ./services/consultd --demo --addr 127.0.0.1:8080 --data ./data
@@ -30,7 +34,10 @@ build:
 	go build -o bin/ ./services/...
 
 fmt:
-	gofmt -l -w services pkg scripts
+	gofmt -l -w services pkg scripts internal
 
 vet:
 	go vet ./... && go vet -tags integration ./scripts/...
+
+lint: ## gofmt -l, staticcheck and govulncheck (offline database built from golang.org/x/vulndb in go.mod)
+	./scripts/lint.sh

@@ -4,6 +4,8 @@
 # real server is a failure, not a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The toolchain go.mod names, fetched through the module proxy when the installed Go is older.
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 require_real="${CONSULT_REQUIRE_REAL:-}"
 missing() {
   if [ -n "$require_real" ]; then
@@ -16,6 +18,7 @@ missing() {
 echo "== go vet"
 go vet ./...
 go vet -tags integration ./scripts/...
+./scripts/lint.sh
 
 if command -v redis-server >/dev/null; then
   echo "== Redis: a real redis-server ($(redis-server --version | cut -d' ' -f3)) for every test that depends on Redis"

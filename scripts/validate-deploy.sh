@@ -15,7 +15,7 @@
 #   3. every NATS configuration under deploy/ (deploy/**/*.conf and any file with
 #      a `jetstream` block, such as the ConfigMap in deploy/k8s/nats.yaml) has
 #      `sync_interval: always` in each JetStream block and no other sync_interval
-#      (DESIGN.md principle 1: nothing acknowledged may exist only in memory).
+#      (nothing acknowledged may exist only in memory; see docs/failures.md).
 #   4. with $NATS_SERVER: `nats-server -t` accepts deploy/nats/nats.conf,
 #      deploy/nats/cluster.conf and the config in deploy/k8s/nats.yaml, and the
 #      server is at least 2.12.3.
@@ -190,7 +190,7 @@ for f in "${nats_configs[@]}"; do
 	elif [[ "$other" -gt 0 ]]; then
 		fail "$f: has a sync_interval other than 'always'"
 	elif [[ "$always" -lt "$blocks" ]]; then
-		fail "$f: $blocks jetstream block(s) but $always 'sync_interval: always' (DESIGN.md principle 1)"
+		fail "$f: $blocks jetstream block(s) but $always 'sync_interval: always' (nothing acknowledged may exist only in memory)"
 	else
 		ok "$f: sync_interval: always ($blocks jetstream block(s))"
 	fi
@@ -209,7 +209,7 @@ if [[ -n "${NATS_SERVER:-}" ]]; then
 		if [[ -z "$version" ]]; then
 			fail "could not read the version of $NATS_SERVER"
 		elif [[ "$(printf '%s\n%s\n' 2.12.3 "$version" | sort -V | head -n1)" != 2.12.3 ]]; then
-			fail "$NATS_SERVER is v$version; at least 2.12.3 is required (DESIGN.md principle 1)"
+			fail "$NATS_SERVER is v$version; at least 2.12.3 is required (see docs/operations.md)"
 		else
 			ok "nats-server v$version (>= 2.12.3)"
 		fi

@@ -15,7 +15,7 @@ import (
 // Status is where a consult stands. The strings are part of the public API.
 type Status string
 
-// The consult statuses of API.md.
+// The consult statuses of the API.
 const (
 	StatusRequested     Status = "requested"
 	StatusOffered       Status = "offered"

@@ -2,7 +2,7 @@ package roster
 
 import _ "embed"
 
-// demoJSON is the demo directory: the accounts of API.md (password "demo"), realistic rotation
+// demoJSON is the demo directory: the demo accounts (password "demo"), realistic rotation
 // layers for several pediatric specialties (a weekday reading-room layer over a weekly one, an
 // override), each specialty's form in English, Arabic and Hebrew, an escalation policy for
 // emergent oncology and the red-flag rules of febrile neutropenia, bleeding with very low

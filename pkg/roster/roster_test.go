@@ -177,7 +177,7 @@ func demoInstants(t *testing.T) []time.Time {
 	return out
 }
 
-// TestDemoOnCallAtAllHours checks API.md's promise that the demo's oncology and hematology
+// TestDemoOnCallAtAllHours checks the README's promise that the demo's oncology and hematology
 // pairs are on call at every hour of the year, daylight-saving days included.
 func TestDemoOnCallAtAllHours(t *testing.T) {
 	t.Parallel()

@@ -1,7 +1,7 @@
 package main
 
 // Modes connections and fanout: the notify gateway of a consultd that the bench builds and
-// starts itself, fully embedded, measured against DESIGN.md's gateway targets.
+// starts itself, fully embedded, measured against the gateway targets.
 
 import (
 	"context"
@@ -273,7 +273,7 @@ func (e eventRun) print(o options) {
 }
 
 func latencyHeader() {
-	fmt.Printf("%-40s %7s %9s %9s %9s %9s   %s\n", "latency (ms)", "count", "p50", "p90", "p99", "max", "target (DESIGN.md)")
+	fmt.Printf("%-40s %7s %9s %9s %9s %9s   %s\n", "latency (ms)", "count", "p50", "p90", "p99", "max", "target")
 }
 
 func latencyRow(name string, d []time.Duration, target string) {
@@ -390,7 +390,7 @@ func runConnections(ctx context.Context, o options) error {
 	fmt.Println()
 	perConn := float64(after.rssKiB-before.rssKiB) / float64(o.conns)
 	delta := func(name string) float64 { return (after.metrics[name] - before.metrics[name]) / float64(o.conns) }
-	figureRow("figure", "value", "target (DESIGN.md)")
+	figureRow("figure", "value", "target")
 	figureRow("concurrent stream connections", fmt.Sprint(openAfterSettle), ">= 10,000 on one 2-core machine")
 	figureRow("consultd RSS idle, before (MiB)", fmt.Sprintf("%.2f", mib(before.rssKiB)), "")
 	figureRow(fmt.Sprintf("consultd RSS, %d connections (MiB)", o.conns), fmt.Sprintf("%.2f", mib(after.rssKiB)), "")

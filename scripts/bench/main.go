@@ -1,6 +1,7 @@
-// Command bench measures the broker against the quality targets in DESIGN.md that a benchmark
-// can check: the end-to-end offer latency, the all-in-one binary's cold start and idle memory,
-// and the WebSocket gateway's memory per connection and delivery latency under many connections.
+// Command bench measures the broker against the quality targets that a benchmark can check
+// (docs/operations.md lists them): the end-to-end offer latency, the all-in-one binary's cold
+// start and idle memory, and the WebSocket gateway's memory per connection and delivery latency
+// under many connections.
 //
 // Mode latency (the default) drives a running broker through its public API, as the browser
 // does. It logs in the demo accounts referrer1, onc1 and coord1 (password "demo"), checks that
@@ -33,7 +34,7 @@
 //
 //	go run ./scripts/bench -mode coldstart -runs 5
 //
-// Modes connections and fanout measure the notify gateway against DESIGN.md's gateway targets.
+// Modes connections and fanout measure the notify gateway against the gateway targets.
 // Like coldstart they build ./services/consultd into a temporary directory and start it with
 // --demo, fully embedded, on a free loopback port and a fresh data dir, and stop it with SIGTERM
 // at the end (with the connections still open; how they ended is reported). They first raise
@@ -481,7 +482,7 @@ func runLatency(ctx context.Context, o options) error {
 	fmt.Printf("achieved submit rate       %.2f/s over %.2f s (target %.0f/s)\n", rate, last.Sub(first).Seconds(), o.rate)
 	fmt.Printf("other frames ignored       %d\n", ignored)
 	fmt.Println()
-	fmt.Printf("%-22s %6s %9s %9s %9s %9s   %s\n", "latency (ms)", "count", "p50", "p90", "p99", "max", "target (DESIGN.md)")
+	fmt.Printf("%-22s %6s %9s %9s %9s %9s   %s\n", "latency (ms)", "count", "p50", "p90", "p99", "max", "target")
 	printRow := func(name string, d []time.Duration, target string) {
 		slices.Sort(d)
 		line := fmt.Sprintf("%-22s %6d %9s %9s %9s %9s   %s", name, len(d), ms(pct(d, 50)), ms(pct(d, 90)), ms(pct(d, 99)), ms(pct(d, 100)), target)
@@ -682,7 +683,7 @@ func runColdstart(ctx context.Context, o options) error {
 	}
 
 	fmt.Println()
-	fmt.Printf("%-34s %5s %9s %9s %9s   %s\n", "cold start", "runs", "min", "median", "max", "target (DESIGN.md)")
+	fmt.Printf("%-34s %5s %9s %9s %9s   %s\n", "cold start", "runs", "min", "median", "max", "target")
 	row := func(name string, v []float64, target string) {
 		slices.Sort(v)
 		line := fmt.Sprintf("%-34s %5d %9.2f %9.2f %9.2f   %s", name, len(v), v[0], median(v), v[len(v)-1], target)

@@ -97,8 +97,8 @@ const MaxSLA = 13 * 24 * time.Hour
 
 // Routing is the routing service's own settings beside the roster's escalation policies.
 type Routing struct {
-	// RemindEvery is how soon an unseen live offer is first re-alerted (REMIND_EVERY, default 2
-	// minutes; 0 turns reminders off). The gap then doubles.
+	// RemindEvery is how soon an unseen live offer is first re-alerted (REMIND_EVERY, a positive
+	// duration, default 2 minutes). The gap then doubles.
 	RemindEvery time.Duration
 	// StepWaits, when set for an urgency (STEP_WAIT_EMERGENT, _URGENT, _ROUTINE), replaces the
 	// wait of every escalation step of that urgency: for drills and tests that must not take

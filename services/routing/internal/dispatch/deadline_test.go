@@ -236,6 +236,9 @@ func TestDeadlines(t *testing.T) {
 			h, req := requested(t)
 			e := tt.story(h, req)
 			got := s.Deadlines(h.c, e)
+			for i := range tt.want {
+				tt.want[i].ConsultID = h.c.ID // every deadline names its consult
+			}
 			assert.Equal(t, tt.want, got, "got %+v, want %+v", got, tt.want)
 		})
 	}
@@ -269,7 +272,7 @@ func TestReminderBackoff(t *testing.T) {
 				d := ds[len(ds)-1]
 				require.Equal(t, deadline.Remind, d.Kind, "got %+v after %s, want reminder %d", d, e.Type, n)
 				if n == tt.n {
-					assert.Equal(t, deadline.Deadline{Kind: deadline.Remind, Position: 2, N: tt.n, At: t0.Add(tt.at)}, d)
+					assert.Equal(t, deadline.Deadline{ConsultID: h.c.ID, Kind: deadline.Remind, Position: 2, N: tt.n, At: t0.Add(tt.at)}, d)
 					assert.Equal(t, tt.gap, d.At.Sub(e.At), "got a gap of %s, want %s", d.At.Sub(e.At), tt.gap)
 					return
 				}
