@@ -47,7 +47,7 @@ func (c *Consult) ChangeUrgency(a Actor, urgency, reason string, acceptBy, recom
 		return event.Event{}, err
 	}
 	if !slices.Contains(Urgencies, urgency) {
-		return event.Event{}, &Error{Code: Invalid, Message: "unknown urgency", Fields: map[string]string{"urgency": "must be one of emergent, urgent, routine"}}
+		return event.Event{}, InvalidFields("unknown urgency", map[string]Problem{"urgency": OneOf(Urgencies...)})
 	}
 	if urgency == c.Urgency {
 		return event.Event{}, Errorf(Conflict, "the consult is already %s", urgency)
@@ -85,7 +85,7 @@ func (c *Consult) Snooze(a Actor, until time.Time, reason string, now time.Time)
 		return event.Event{}, Errorf(Conflict, "only an escalated consult can be snoozed; this one is %s", c.Status)
 	}
 	if !until.After(now) || until.Sub(now) > MaxSnooze {
-		return event.Event{}, &Error{Code: Invalid, Message: "a snooze lasts from a minute to a day", Fields: map[string]string{"minutes": "must be between 1 and 1440"}}
+		return event.Event{}, InvalidFields("a snooze lasts from a minute to a day", map[string]Problem{"minutes": OutOfRange(1, 1440)})
 	}
 	e := c.next(event.Snoozed, a.ID, now)
 	e.Until, e.Reason = until.UTC(), reason

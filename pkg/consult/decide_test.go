@@ -47,6 +47,12 @@ func runDecisions(t *testing.T, tests []decision) {
 					var ce *consult.Error
 					require.ErrorAs(t, err, &ce)
 					assert.Equal(t, tt.fields, ce.Fields, "got fields %v, want %v", ce.Fields, tt.fields)
+					problems := ce.FieldProblems()
+					for field := range tt.fields {
+						if assert.Contains(t, problems, field, "got problems %v, want %s named", problems, field) {
+							assert.Contains(t, consult.ProblemCodes, problems[field].Code, "%s: got code %q, want one of the API's", field, problems[field].Code)
+						}
+					}
 				}
 				return
 			}

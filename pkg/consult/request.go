@@ -54,8 +54,8 @@ type Policy struct {
 	// KnownSpecialty reports whether a slug is in the roster.
 	KnownSpecialty func(slug string) bool
 	// CheckDetails checks answers against the specialty's form, returning them cleaned and the
-	// fields at fault ("details.<key>"). Nil accepts no details.
-	CheckDetails func(specialty string, details map[string]any) (map[string]any, map[string]string)
+	// fields at fault ("details.<key>") with their problems. Nil accepts no details.
+	CheckDetails func(specialty string, details map[string]any) (map[string]any, map[string]Problem)
 	// Triage applies the red-flag rules: the urgency they raise the consult to, and why, each
 	// reason by language ("en" always). Nil raises nothing.
 	Triage func(specialty, urgency string, details map[string]any) (string, []map[string]string)
@@ -66,38 +66,38 @@ type Policy struct {
 }
 
 // Submit checks a referrer's draft and returns the Requested event that opens consult id.
-// Every field at fault is named in the returned *Error's Fields.
+// Every field at fault is named in the returned *Error's Problems (and Fields).
 func Submit(a Actor, d Draft, id, idempotencyKey string, p Policy, now time.Time) (event.Event, error) {
 	if a.Role != RoleReferrer || a.ClinicID == "" {
 		return event.Event{}, Errorf(Forbidden, "only a referring physician of a clinic may request a consult")
 	}
-	f := map[string]string{}
+	f := map[string]Problem{}
 	if d.Urgency == "" {
-		f["urgency"] = "required"
+		f["urgency"] = Required()
 	} else if !slices.Contains(Urgencies, d.Urgency) {
-		f["urgency"] = "must be one of emergent, urgent, routine"
+		f["urgency"] = OneOf(Urgencies...)
 	}
 	if d.Specialty == "" {
-		f["specialty"] = "required"
+		f["specialty"] = Required()
 	} else if !p.KnownSpecialty(d.Specialty) {
-		f["specialty"] = "unknown specialty"
+		f["specialty"] = Unknown("unknown specialty")
 	}
 	var patient event.Patient
 	if d.Patient == nil {
-		f["patient"] = "required"
+		f["patient"] = Required()
 	} else {
 		switch age := d.Patient.AgeYears; {
 		case age == nil:
-			f["patient.age_years"] = "required"
+			f["patient.age_years"] = Required()
 		case *age < 0 || *age > MaxAge:
-			f["patient.age_years"] = "must be between 0 and 130"
+			f["patient.age_years"] = OutOfRange(0, MaxAge)
 		default:
 			patient.AgeYears = *age
 		}
 		if d.Patient.Sex == "" {
-			f["patient.sex"] = "required"
+			f["patient.sex"] = Required()
 		} else if !slices.Contains(Sexes, d.Patient.Sex) {
-			f["patient.sex"] = "must be one of female, male, other, unknown"
+			f["patient.sex"] = OneOf(Sexes...)
 		}
 		patient.Sex = d.Patient.Sex
 		patient.Reference = strings.TrimSpace(d.Patient.Reference)
@@ -108,12 +108,12 @@ func Submit(a Actor, d Draft, id, idempotencyKey string, p Policy, now time.Time
 	summary := strings.TrimSpace(d.Summary)
 	checkText(f, "summary", summary, 0, MaxSummary)
 	if d.Language != "" && !LanguageTag(d.Language) {
-		f["language"] = "must be a BCP 47 language tag such as ar, he or en"
+		f["language"] = Malformed("must be a BCP 47 language tag such as ar, he or en")
 	}
 	var details map[string]any
 	if len(d.Details) > 0 {
-		if p.CheckDetails == nil || f["specialty"] != "" {
-			f["details"] = "this specialty takes no details"
+		if _, badSpecialty := f["specialty"]; p.CheckDetails == nil || badSpecialty {
+			f["details"] = NotAllowed("this specialty takes no details")
 		} else {
 			clean, bad := p.CheckDetails(d.Specialty, d.Details)
 			for k, v := range bad {
@@ -123,7 +123,7 @@ func Submit(a Actor, d Draft, id, idempotencyKey string, p Policy, now time.Time
 		}
 	}
 	if len(f) > 0 {
-		return event.Event{}, &Error{Code: Invalid, Message: "the consult request has invalid fields", Fields: f}
+		return event.Event{}, InvalidFields("the consult request has invalid fields", f)
 	}
 	now = now.UTC()
 	r := &event.Request{
@@ -160,29 +160,29 @@ func SLAFor(urgency string, from time.Time, acceptWithin, recommendWithin map[st
 
 // CheckText validates free text for a field: its length in characters between least and most,
 // valid UTF-8 and no control characters other than line breaks and tabs. It returns the problem
-// or "".
-func CheckText(s string, least, most int) string {
+// and true, or false when there is none.
+func CheckText(s string, least, most int) (Problem, bool) {
 	n := utf8.RuneCountInString(s)
 	switch {
 	case !utf8.ValidString(s):
-		return "must be valid UTF-8 text"
+		return InvalidText("must be valid UTF-8 text"), true
 	case n < least && n == 0:
-		return "required"
+		return Required(), true
 	case n < least:
-		return "too short"
+		return TooShort(least), true
 	case n > most:
-		return fmt.Sprintf("must be at most %d characters", most)
+		return TooLong(most), true
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' {
-			return "must not contain control characters"
+			return InvalidText("must not contain control characters"), true
 		}
 	}
-	return ""
+	return Problem{}, false
 }
 
-func checkText(f map[string]string, field, s string, least, most int) {
-	if msg := CheckText(s, least, most); msg != "" {
-		f[field] = msg
+func checkText(f map[string]Problem, field, s string, least, most int) {
+	if p, bad := CheckText(s, least, most); bad {
+		f[field] = p
 	}
 }

@@ -230,7 +230,68 @@ func TestSubmitFields(t *testing.T) {
 			var ce *consult.Error
 			require.ErrorAs(t, err, &ce)
 			assert.Equal(t, tt.fields, ce.Fields, "got fields %v, want %v", ce.Fields, tt.fields)
+			assertProblemsMatchFields(t, ce)
 			assert.Zero(t, e, "got event %+v beside the error, want none", e)
+		})
+	}
+}
+
+// assertProblemsMatchFields checks that an Invalid error gives each field it names a problem
+// whose code is one of the API's and whose sentence is the field's.
+func assertProblemsMatchFields(t *testing.T, ce *consult.Error) {
+	t.Helper()
+	require.Len(t, ce.Problems, len(ce.Fields), "got problems %v, want one per field of %v", ce.Problems, ce.Fields)
+	for field, msg := range ce.Fields {
+		p, ok := ce.Problems[field]
+		if assert.True(t, ok, "got no problem for %s, want one", field) {
+			assert.Contains(t, consult.ProblemCodes, p.Code, "%s: got code %q, want one of the API's", field, p.Code)
+			assert.Equal(t, msg, p.Message, "%s: got problem sentence %q, want the field's %q", field, p.Message, msg)
+		}
+	}
+}
+
+// TestSubmitProblems pins the code and bounds a client reads for each kind of bad field.
+func TestSubmitProblems(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		edit  func(d *consult.Draft)
+		field string
+		want  consult.Problem
+	}{
+		{"urgency missing", func(d *consult.Draft) { d.Urgency = "" }, "urgency",
+			consult.Problem{Code: "required", Message: "required"}},
+		{"urgency unknown", func(d *consult.Draft) { d.Urgency = "critical" }, "urgency",
+			consult.Problem{Code: "not_allowed", Message: "must be one of emergent, urgent, routine", Allowed: []string{"emergent", "urgent", "routine"}}},
+		{"specialty unknown", func(d *consult.Draft) { d.Specialty = "astrology" }, "specialty",
+			consult.Problem{Code: "unknown", Message: "unknown specialty"}},
+		{"age 131", func(d *consult.Draft) { d.Patient.AgeYears = ptr(131) }, "patient.age_years",
+			consult.Problem{Code: "out_of_range", Message: "must be between 0 and 130", Min: ptr(0.0), Max: ptr(130.0)}},
+		{"sex unknown value", func(d *consult.Draft) { d.Patient.Sex = "f" }, "patient.sex",
+			consult.Problem{Code: "not_allowed", Message: "must be one of female, male, other, unknown",
+				Allowed: []string{"female", "male", "other", "unknown"}}},
+		{"reference of 65 characters", func(d *consult.Draft) { d.Patient.Reference = arabic(65) }, "patient.reference",
+			consult.Problem{Code: "too_long", Message: "must be at most 64 characters", Max: ptr(64.0)}},
+		{"question with NUL", func(d *consult.Draft) { d.Question = "why\x00not" }, "question",
+			consult.Problem{Code: "invalid_text", Message: "must not contain control characters"}},
+		{"question not UTF-8", func(d *consult.Draft) { d.Question = "bad \xff byte" }, "question",
+			consult.Problem{Code: "invalid_text", Message: "must be valid UTF-8 text"}},
+		{"language as a word", func(d *consult.Draft) { d.Language = "Arabic" }, "language",
+			consult.Problem{Code: "malformed", Message: "must be a BCP 47 language tag such as ar, he or en"}},
+		{"details without a form", func(d *consult.Draft) { d.Details = map[string]any{"anc": 1} }, "details",
+			consult.Problem{Code: "not_allowed", Message: "this specialty takes no details"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			d := validDraft()
+			tt.edit(&d)
+			_, err := consult.Submit(referrer, d, cid, "", policy, t0)
+			requireCode(t, err, consult.Invalid)
+			var ce *consult.Error
+			require.ErrorAs(t, err, &ce)
+			got := ce.Problems[tt.field]
+			assert.Equal(t, tt.want, got, "%s: got problem %+v, want %+v", tt.field, got, tt.want)
 		})
 	}
 }
@@ -249,41 +310,47 @@ func TestCheckText(t *testing.T) {
 		name        string
 		s           string
 		least, most int
-		want        string
+		want        string // the sentence; "" when the text is fine
+		code        string
+		min, max    *float64
 	}{
-		{"within", "שלום", 1, 4, ""},
-		{"empty and required", "", 1, 10, "required"},
-		{"empty and optional", "", 0, 10, ""},
-		{"too short", "ab", 3, 10, "too short"},
-		{"too long by one character", "שלום!", 1, 4, "must be at most 4 characters"},
-		{"exactly max in multibyte", "مرحبا", 1, 5, ""},
-		{"invalid UTF-8", "\xc3\x28", 0, 10, "must be valid UTF-8 text"},
-		{"escape", "a\x1b[31m", 0, 10, "must not contain control characters"},
-		{"tab newline carriage return", "a\tb\nc\rd", 0, 10, ""},
+		{"within", "שלום", 1, 4, "", "", nil, nil},
+		{"empty and required", "", 1, 10, "required", "required", nil, nil},
+		{"empty and optional", "", 0, 10, "", "", nil, nil},
+		{"too short", "ab", 3, 10, "too short", "too_short", ptr(3.0), nil},
+		{"too long by one character", "שלום!", 1, 4, "must be at most 4 characters", "too_long", nil, ptr(4.0)},
+		{"exactly max in multibyte", "مرحبا", 1, 5, "", "", nil, nil},
+		{"invalid UTF-8", "\xc3\x28", 0, 10, "must be valid UTF-8 text", "invalid_text", nil, nil},
+		{"escape", "a\x1b[31m", 0, 10, "must not contain control characters", "invalid_text", nil, nil},
+		{"tab newline carriage return", "a\tb\nc\rd", 0, 10, "", "", nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := consult.CheckText(tt.s, tt.least, tt.most)
-			assert.Equal(t, tt.want, got, "got %q, want %q", got, tt.want)
+			got, bad := consult.CheckText(tt.s, tt.least, tt.most)
+			assert.Equal(t, tt.want != "", bad, "got a problem %v, want %v", bad, tt.want != "")
+			assert.Equal(t, tt.want, got.Message, "got %q, want %q", got.Message, tt.want)
+			assert.Equal(t, tt.code, got.Code, "got code %q, want %q", got.Code, tt.code)
+			assert.Equal(t, tt.min, got.Min, "got min %v, want %v", got.Min, tt.min)
+			assert.Equal(t, tt.max, got.Max, "got max %v, want %v", got.Max, tt.max)
 		})
 	}
 }
 
 // formCheck is a specialty form's check as the roster provides it: it records what it was asked
-// and answers with clean and fields.
+// and answers with clean and problems.
 type formCheck struct {
 	called    int
 	specialty string
 	details   map[string]any
 	clean     map[string]any
-	fields    map[string]string
+	problems  map[string]consult.Problem
 }
 
-func (f *formCheck) check(specialty string, details map[string]any) (map[string]any, map[string]string) {
+func (f *formCheck) check(specialty string, details map[string]any) (map[string]any, map[string]consult.Problem) {
 	f.called++
 	f.specialty, f.details = specialty, details
-	return f.clean, f.fields
+	return f.clean, f.problems
 }
 
 func TestSubmitDetails(t *testing.T) {
@@ -305,12 +372,12 @@ func TestSubmitDetails(t *testing.T) {
 		{"empty answers", func(d *consult.Draft) { d.Details = map[string]any{} }, false, formCheck{clean: cleaned}, false, nil, nil},
 		{"no answers and no forms", func(d *consult.Draft) { d.Details = nil }, true, formCheck{}, false, nil, nil},
 		{"a field at fault", func(d *consult.Draft) { d.Details = answers }, false,
-			formCheck{clean: map[string]any{"fever": true}, fields: map[string]string{"details.anc": "must be a number"}}, true,
+			formCheck{clean: map[string]any{"fever": true}, problems: map[string]consult.Problem{"details.anc": consult.NotANumber("must be a number")}}, true,
 			map[string]string{"details.anc": "must be a number"}, nil},
 		{"fields at fault beside others", func(d *consult.Draft) {
 			d.Details, d.Question, d.Patient.Sex = answers, "", "f"
 		}, false,
-			formCheck{fields: map[string]string{"details.anc": "must be a number", "details.weight": "required"}}, true,
+			formCheck{problems: map[string]consult.Problem{"details.anc": consult.NotANumber("must be a number"), "details.weight": consult.Required()}}, true,
 			map[string]string{"details.anc": "must be a number", "details.weight": "required", "question": "required",
 				"patient.sex": "must be one of female, male, other, unknown"}, nil},
 		{"an unknown specialty", func(d *consult.Draft) { d.Specialty, d.Details = "astrology", answers }, false,
@@ -348,6 +415,10 @@ func TestSubmitDetails(t *testing.T) {
 				var ce *consult.Error
 				require.ErrorAs(t, err, &ce)
 				assert.Equal(t, tt.fields, ce.Fields, "got fields %v, want %v", ce.Fields, tt.fields)
+				assertProblemsMatchFields(t, ce)
+				for field, p := range form.problems { // the form's problems reach the client as the form gave them
+					assert.Equal(t, p, ce.Problems[field], "%s: got %+v, want the form's %+v", field, ce.Problems[field], p)
+				}
 				return
 			}
 			require.NoError(t, err, "got %v, want the draft accepted", err)
@@ -394,7 +465,7 @@ func TestSubmitTriage(t *testing.T) {
 	p.AcceptWithin = map[string]time.Duration{"emergent": 15 * time.Minute, "urgent": 2 * time.Hour, "routine": 72 * time.Hour}
 	p.RecommendWithin = map[string]time.Duration{"emergent": 4 * time.Hour, "urgent": 24 * time.Hour, "routine": 7 * 24 * time.Hour}
 	cleaned := map[string]any{"anc": 0.4, "fever": true}
-	p.CheckDetails = func(string, map[string]any) (map[string]any, map[string]string) { return cleaned, nil }
+	p.CheckDetails = func(string, map[string]any) (map[string]any, map[string]consult.Problem) { return cleaned, nil }
 	flags := []string{"Febrile neutropenia", "ANC below 0.5"}
 
 	tests := []struct {

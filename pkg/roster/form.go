@@ -112,42 +112,79 @@ func checkForm(path string, form []Field) error {
 // maxDetails bounds how many answers one consult carries.
 const maxDetails = 100
 
-// CheckDetails checks a referrer's answers to the form of specialty. fields names each problem
-// as "details.<key>" (nil when there is none); when there is none, clean holds the answers given,
-// strings trimmed and numbers as float64 (nil when no answer is given). A null or blank answer is
-// treated as not given.
-func (r *Roster) CheckDetails(specialty string, details map[string]any) (clean map[string]any, fields map[string]string) {
+// AnswerProblem is what is wrong with one answer: a code of the API's problem vocabulary, the
+// bounds the code has, and the English sentence. It is the very type of consult.Problem (read
+// its documentation for the codes), spelled out here because the roster does not import the
+// consult package: an unnamed struct type is identical wherever it is spelled with the same
+// fields and tags, so CheckDetails plugs into consult.Policy as it is. Change both or neither.
+type AnswerProblem = struct {
+	Code    string   `json:"code"`
+	Message string   `json:"-"`
+	Min     *float64 `json:"min,omitempty"`
+	Max     *float64 `json:"max,omitempty"`
+	Allowed []string `json:"allowed,omitempty"`
+}
+
+// The problem codes the form check reports, as the consult package names them.
+const (
+	problemRequired     = "required"
+	problemUnknownField = "unknown_field"
+	problemNotAllowed   = "not_allowed"
+	problemMalformed    = "malformed"
+	problemInvalidText  = "invalid_text"
+	problemNotANumber   = "not_a_number"
+	problemNotADate     = "not_a_date"
+	problemTooLong      = "too_long"
+	problemTooMany      = "too_many"
+	problemTooSmall     = "too_small"
+	problemTooLarge     = "too_large"
+)
+
+func answerProblem(code, message string) AnswerProblem {
+	return AnswerProblem{Code: code, Message: message}
+}
+
+func bound(n float64) *float64 { return &n }
+
+// CheckDetails checks a referrer's answers to the form of specialty. problems names each field
+// at fault as "details.<key>" (nil when there is none); when there is none, clean holds the
+// answers given, strings trimmed and numbers as float64 (nil when no answer is given). A null or
+// blank answer is treated as not given.
+func (r *Roster) CheckDetails(specialty string, details map[string]any) (clean map[string]any, problems map[string]AnswerProblem) {
 	var form []Field
 	if s, ok := r.bySlug[specialty]; ok {
 		form = s.Form
 	}
-	fields = map[string]string{}
+	problems = map[string]AnswerProblem{}
 	if len(details) > maxDetails {
-		fields["details"] = fmt.Sprintf("at most %d answers", maxDetails)
-		return nil, fields
+		problems["details"] = AnswerProblem{Code: problemTooMany, Message: fmt.Sprintf("at most %d answers", maxDetails),
+			Max: bound(maxDetails)}
+		return nil, problems
 	}
 	clean = map[string]any{}
 	for key, v := range details {
 		i := slices.IndexFunc(form, func(f Field) bool { return f.Key == key })
 		if i < 0 {
-			fields["details."+key] = "unknown field"
+			problems["details."+key] = answerProblem(problemUnknownField, "unknown field")
 			continue
 		}
 		got, problem := form[i].check(v)
 		switch {
-		case problem != "":
-			fields["details."+key] = problem
+		case problem.Code != "":
+			problems["details."+key] = problem
 		case got != nil:
 			clean[key] = got
 		}
 	}
 	for _, f := range form {
-		if _, ok := clean[f.Key]; f.Required && !ok && fields["details."+f.Key] == "" {
-			fields["details."+f.Key] = "required"
+		if _, given := clean[f.Key]; f.Required && !given {
+			if _, bad := problems["details."+f.Key]; !bad {
+				problems["details."+f.Key] = answerProblem(problemRequired, "required")
+			}
 		}
 	}
-	if len(fields) > 0 {
-		return nil, fields
+	if len(problems) > 0 {
+		return nil, problems
 	}
 	if len(clean) == 0 {
 		return nil, nil
@@ -155,47 +192,48 @@ func (r *Roster) CheckDetails(specialty string, details map[string]any) (clean m
 	return clean, nil
 }
 
-// check returns the clean answer v to f (nil when not given), or the problem with it.
-func (f Field) check(v any) (any, string) {
+// check returns the clean answer v to f (nil when not given), or the problem with it (a zero
+// AnswerProblem when there is none).
+func (f Field) check(v any) (any, AnswerProblem) {
 	if v == nil {
-		return nil, ""
+		return nil, AnswerProblem{}
 	}
 	switch f.Type {
 	case FieldNumber:
 		n, ok := number(v)
 		switch {
 		case !ok:
-			return nil, "must be a number"
+			return nil, answerProblem(problemNotANumber, "must be a number")
 		case math.IsNaN(n) || math.IsInf(n, 0):
-			return nil, "must be a finite number"
+			return nil, answerProblem(problemNotANumber, "must be a finite number")
 		case f.Min != nil && n < *f.Min:
-			return nil, fmt.Sprintf("must be at least %g", *f.Min)
+			return nil, AnswerProblem{Code: problemTooSmall, Message: fmt.Sprintf("must be at least %g", *f.Min), Min: bound(*f.Min)}
 		case f.Max != nil && n > *f.Max:
-			return nil, fmt.Sprintf("must be at most %g", *f.Max)
+			return nil, AnswerProblem{Code: problemTooLarge, Message: fmt.Sprintf("must be at most %g", *f.Max), Max: bound(*f.Max)}
 		}
-		return n, ""
+		return n, AnswerProblem{}
 	case FieldBoolean:
 		b, ok := v.(bool)
 		if !ok {
-			return nil, "must be true or false"
+			return nil, answerProblem(problemMalformed, "must be true or false")
 		}
-		return b, ""
+		return b, AnswerProblem{}
 	}
 	s, ok := v.(string)
 	if !ok {
-		return nil, "must be a string"
+		return nil, answerProblem(problemMalformed, "must be a string")
 	}
 	if !utf8.ValidString(s) {
-		return nil, "must be valid UTF-8 text"
+		return nil, answerProblem(problemInvalidText, "must be valid UTF-8 text")
 	}
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return nil, ""
+		return nil, AnswerProblem{}
 	}
 	switch f.Type {
 	case FieldDate:
 		if _, err := time.Parse(time.DateOnly, s); err != nil || len(s) != len(time.DateOnly) {
-			return nil, "must be a date as YYYY-MM-DD"
+			return nil, answerProblem(problemNotADate, "must be a date as YYYY-MM-DD")
 		}
 	case FieldSelect:
 		if !slices.ContainsFunc(f.Options, func(o Option) bool { return o.Value == s }) {
@@ -203,7 +241,7 @@ func (f Field) check(v any) (any, string) {
 			for i, o := range f.Options {
 				values[i] = o.Value
 			}
-			return nil, "must be one of " + strings.Join(values, ", ")
+			return nil, AnswerProblem{Code: problemNotAllowed, Message: "must be one of " + strings.Join(values, ", "), Allowed: values}
 		}
 	default:
 		limit := f.MaxLength
@@ -211,16 +249,17 @@ func (f Field) check(v any) (any, string) {
 			limit = DefaultMaxLength
 		}
 		if utf8.RuneCountInString(s) > limit {
-			return nil, fmt.Sprintf("must be at most %d characters", limit)
+			return nil, AnswerProblem{Code: problemTooLong, Message: fmt.Sprintf("must be at most %d characters", limit),
+				Max: bound(float64(limit))}
 		}
 		multiline := f.Type == FieldLongText
 		if strings.ContainsFunc(s, func(c rune) bool {
 			return unicode.IsControl(c) && !(multiline && (c == '\n' || c == '\t' || c == '\r'))
 		}) {
-			return nil, "must not contain control characters"
+			return nil, answerProblem(problemInvalidText, "must not contain control characters")
 		}
 	}
-	return s, ""
+	return s, AnswerProblem{}
 }
 
 // number reads a JSON number, whichever Go type carries it.

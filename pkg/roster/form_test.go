@@ -103,7 +103,8 @@ func TestCheckDetails(t *testing.T) {
 			t.Parallel()
 			var details map[string]any
 			require.NoError(t, json.Unmarshal([]byte(tt.details), &details))
-			clean, fields := r.CheckDetails(tt.specialty, details)
+			clean, problems := r.CheckDetails(tt.specialty, details)
+			fields := sentences(problems)
 			assert.Equal(t, tt.fields, fields, "got problems %v, want %v", fields, tt.fields)
 			if tt.fields == nil {
 				assert.Equal(t, tt.clean, clean, "got clean %v, want %v", clean, tt.clean)
@@ -133,7 +134,8 @@ func TestCheckDetailsFromGo(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clean, fields := r.CheckDetails("onc", tt.details)
+			clean, problems := r.CheckDetails("onc", tt.details)
+			fields := sentences(problems)
 			assert.Equal(t, tt.fields, fields, "got problems %v, want %v", fields, tt.fields)
 			assert.Equal(t, tt.clean, clean, "got clean %v, want %v", clean, tt.clean)
 		})
@@ -142,8 +144,9 @@ func TestCheckDetailsFromGo(t *testing.T) {
 	for i := range 101 {
 		many[strings.Repeat("k", i+1)] = 1
 	}
-	_, fields := r.CheckDetails("onc", many)
-	assert.Equal(t, map[string]string{"details": "at most 100 answers"}, fields, "got %v for 101 answers", fields)
+	_, problems := r.CheckDetails("onc", many)
+	want := roster.AnswerProblem{Code: "too_many", Message: "at most 100 answers", Max: ptr(100.0)}
+	assert.Equal(t, map[string]roster.AnswerProblem{"details": want}, problems, "got %v for 101 answers", problems)
 }
 
 // TestCheckDetailsDemo checks the demo oncology form with a realistic referral.
@@ -155,12 +158,83 @@ func TestCheckDetailsDemo(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(`{"diagnosis": "B-cell ALL", "stage": "standard risk",
 		"current_treatment": "AIEOP-BFM ALL 2017, induction", "cycle": 1, "wbc": 0.9, "anc": 0.2, "hemoglobin": 8.1,
 		"platelets": 22, "counts_date": "2026-11-22", "fever": true, "temperature_c": 39.1}`), &details))
-	clean, fields := r.CheckDetails("pediatric-oncology", details)
-	assert.Nil(t, fields, "got problems %v, want none", fields)
+	clean, problems := r.CheckDetails("pediatric-oncology", details)
+	assert.Nil(t, problems, "got problems %v, want none", problems)
 	assert.Len(t, clean, 11, "got %d clean answers, want 11", len(clean))
 
-	_, fields = r.CheckDetails("pediatric-oncology", map[string]any{"diagnosis": "ALL", "anc": 120.0, "temperature_c": 50.0})
-	assert.Equal(t, map[string]string{"details.anc": "must be at most 100", "details.temperature_c": "must be at most 45"}, fields)
-	_, fields = r.CheckDetails("pediatric-radiology", map[string]any{"modality": "pet", "body_part": "chest"})
-	assert.Equal(t, map[string]string{"details.modality": "must be one of xray, ultrasound, ct, mri"}, fields)
+	_, problems = r.CheckDetails("pediatric-oncology", map[string]any{"diagnosis": "ALL", "anc": 120.0, "temperature_c": 50.0})
+	assert.Equal(t, map[string]string{"details.anc": "must be at most 100", "details.temperature_c": "must be at most 45"}, sentences(problems))
+	assert.Equal(t, map[string]roster.AnswerProblem{
+		"details.anc":           {Code: "too_large", Message: "must be at most 100", Max: ptr(100.0)},
+		"details.temperature_c": {Code: "too_large", Message: "must be at most 45", Max: ptr(45.0)},
+	}, problems)
+	_, problems = r.CheckDetails("pediatric-radiology", map[string]any{"modality": "pet", "body_part": "chest"})
+	assert.Equal(t, map[string]string{"details.modality": "must be one of xray, ultrasound, ct, mri"}, sentences(problems))
+	assert.Equal(t, []string{"xray", "ultrasound", "ct", "mri"}, problems["details.modality"].Allowed,
+		"got allowed %v, want the form's options", problems["details.modality"].Allowed)
+}
+
+// sentences returns the English sentence of each problem, as the API's `fields` gives them
+// (nil for nil).
+func sentences(problems map[string]roster.AnswerProblem) map[string]string {
+	if problems == nil {
+		return nil
+	}
+	out := make(map[string]string, len(problems))
+	for field, p := range problems {
+		out[field] = p.Message
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestCheckDetailsProblems pins the code and bounds a client reads for each kind of bad answer.
+func TestCheckDetailsProblems(t *testing.T) {
+	t.Parallel()
+	r := formRoster(t)
+	tests := []struct {
+		name    string
+		details string // JSON, with a valid diagnosis unless the case is about it
+		field   string
+		want    roster.AnswerProblem
+	}{
+		{"required", `{}`, "details.diagnosis", roster.AnswerProblem{Code: "required", Message: "required"}},
+		{"unknown key", `{"diagnosis": "AML", "rash": true}`, "details.rash",
+			roster.AnswerProblem{Code: "unknown_field", Message: "unknown field"}},
+		{"number as a string", `{"diagnosis": "AML", "anc": "0.2"}`, "details.anc",
+			roster.AnswerProblem{Code: "not_a_number", Message: "must be a number"}},
+		{"number below min", `{"diagnosis": "AML", "temperature_c": 29.9}`, "details.temperature_c",
+			roster.AnswerProblem{Code: "too_small", Message: "must be at least 30", Min: ptr(30.0)}},
+		{"number at zero's bound", `{"diagnosis": "AML", "anc": -1}`, "details.anc",
+			roster.AnswerProblem{Code: "too_small", Message: "must be at least 0", Min: ptr(0.0)}},
+		{"number above max", `{"diagnosis": "AML", "anc": 150}`, "details.anc",
+			roster.AnswerProblem{Code: "too_large", Message: "must be at most 100", Max: ptr(100.0)}},
+		{"boolean as a string", `{"diagnosis": "AML", "fever": "yes"}`, "details.fever",
+			roster.AnswerProblem{Code: "malformed", Message: "must be true or false"}},
+		{"text as a number", `{"diagnosis": 5}`, "details.diagnosis", roster.AnswerProblem{Code: "malformed", Message: "must be a string"}},
+		{"text over its max_length", `{"diagnosis": "` + strings.Repeat("x", 21) + `"}`, "details.diagnosis",
+			roster.AnswerProblem{Code: "too_long", Message: "must be at most 20 characters", Max: ptr(20.0)}},
+		{"a control character", `{"diagnosis": "AML\nrelapse"}`, "details.diagnosis",
+			roster.AnswerProblem{Code: "invalid_text", Message: "must not contain control characters"}},
+		{"an impossible date", `{"diagnosis": "AML", "counts_date": "2026-02-30"}`, "details.counts_date",
+			roster.AnswerProblem{Code: "not_a_date", Message: "must be a date as YYYY-MM-DD"}},
+		{"a select value not offered", `{"diagnosis": "AML", "modality": "mri"}`, "details.modality",
+			roster.AnswerProblem{Code: "not_allowed", Message: "must be one of xray, ct", Allowed: []string{"xray", "ct"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var details map[string]any
+			require.NoError(t, json.Unmarshal([]byte(tt.details), &details))
+			_, problems := r.CheckDetails("onc", details)
+			got, ok := problems[tt.field]
+			require.True(t, ok, "got problems %v, want %s named", problems, tt.field)
+			assert.Equal(t, tt.want, got, "%s: got %+v, want %+v", tt.field, got, tt.want)
+		})
+	}
+	_, problems := r.CheckDetails("onc", map[string]any{"diagnosis": "A\xffML"})
+	assert.Equal(t, roster.AnswerProblem{Code: "invalid_text", Message: "must be valid UTF-8 text"}, problems["details.diagnosis"])
+	_, problems = r.CheckDetails("onc", map[string]any{"diagnosis": "AML", "cycle": math.Inf(-1)})
+	assert.Equal(t, roster.AnswerProblem{Code: "not_a_number", Message: "must be a finite number"}, problems["details.cycle"])
 }

@@ -1,6 +1,6 @@
 // Package acceptance is the broker's end-to-end contract suite: it drives a running broker only
 // through its public HTTP API and live stream, as browsers and scripts do, and checks the
-// behaviour API.md promises. The same suite runs against consultd in one process and against
+// behaviour the API promises (docs/api.md). The same suite runs against consultd in one process and against
 // the separate service binaries.
 package acceptance
 
@@ -105,6 +105,55 @@ func (s *suite) client(t *testing.T, user string) *apiclient.Client {
 	c.StreamBase = s.target.StreamBase
 	require.NoError(t, c.Login(s.ctx, user, "demo"), "login %s", user)
 	return c
+}
+
+// problemCodes sends a request (body nil for none) that must be refused as invalid and returns
+// each field's code in
+// the answer's `problems` (apiclient reads `fields` only), having checked that `problems` names
+// the same fields as `fields`.
+func (s *suite) problemCodes(t *testing.T, c *apiclient.Client, method, path string, body any) map[string]string {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		require.NoError(t, err)
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(s.ctx, method, c.Base+path, rd)
+	require.NoError(t, err)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	}
+	if c.Origin != "" {
+		req.Header.Set("Origin", c.Origin)
+	}
+	resp, err := c.HTTP.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s %s: got %d, want 400", method, path, resp.StatusCode)
+	var answer struct {
+		Error struct {
+			Fields   map[string]string `json:"fields"`
+			Problems map[string]struct {
+				Code string `json:"code"`
+			} `json:"problems"`
+		} `json:"error"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&answer))
+	codes := map[string]string{}
+	for field, p := range answer.Error.Problems {
+		codes[field] = p.Code
+	}
+	named := func(m map[string]string) []string {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		return keys
+	}
+	assert.Equal(t, named(answer.Error.Fields), named(codes), "got problems for %v, want one per field of %v", codes, answer.Error.Fields)
+	return codes
 }
 
 func (s *suite) submit(t *testing.T, c *apiclient.Client, urgency, question, key string) (Consult, int) {
@@ -233,17 +282,25 @@ func (s *suite) submitOfferAcceptResume(t *testing.T) {
 	require.NotNil(t, oc.Offer)
 	assert.Equal(t, "u-onc1", oc.Offer.SpecialistID)
 
-	var list struct {
-		Consults []Consult `json:"consults"`
-	}
-	_, err = ref.Do(s.ctx, http.MethodGet, "/api/v1/consults?limit=200", nil, nil, &list)
-	require.NoError(t, err)
+	// The read model follows the stream a moment behind: count once it lists the consult offered.
 	n := 0
-	for _, x := range list.Consults {
-		if x.Question == question {
-			n++
+	require.Eventually(t, func() bool {
+		var list struct {
+			Consults []Consult `json:"consults"`
 		}
-	}
+		if _, err := ref.Do(s.ctx, http.MethodGet, "/api/v1/consults?limit=200", nil, nil, &list); err != nil {
+			return false
+		}
+		n = 0
+		listed := false
+		for _, x := range list.Consults {
+			if x.Question == question {
+				n++
+			}
+			listed = listed || (x.ID == c.ID && x.Offer != nil)
+		}
+		return listed
+	}, 10*time.Second, 50*time.Millisecond, "the list never showed consult %s offered", c.ID)
 	assert.Equal(t, 1, n, "got %d consults with the question, want 1 (the retry must create nothing)", n)
 
 	// The specialist opens the offer: a read receipt, recorded once.
@@ -354,22 +411,23 @@ func (s *suite) badInput(t *testing.T) {
 		name  string
 		body  any
 		field string
+		code  string // the field's code in `problems`
 	}{
-		{"missing urgency", with(func(m map[string]any) { delete(m, "urgency") }), "urgency"},
-		{"unknown urgency", with(func(m map[string]any) { m["urgency"] = "whenever" }), "urgency"},
-		{"unknown specialty", with(func(m map[string]any) { m["specialty"] = "astrology" }), "specialty"},
-		{"missing patient", with(func(m map[string]any) { delete(m, "patient") }), "patient"},
-		{"negative age", with(patient("age_years", -1)), "patient.age_years"},
-		{"age over 130", with(patient("age_years", 131)), "patient.age_years"},
-		{"fractional age", with(patient("age_years", 7.5)), "patient.age_years"},
-		{"unknown sex", with(patient("sex", "x")), "patient.sex"},
-		{"long reference", with(patient("reference", strings.Repeat("r", 65))), "patient.reference"},
-		{"empty question", with(func(m map[string]any) { m["question"] = "  " }), "question"},
-		{"long question", with(func(m map[string]any) { m["question"] = strings.Repeat("ب", 2001) }), "question"},
-		{"long summary", with(func(m map[string]any) { m["summary"] = strings.Repeat("s", 20001) }), "summary"},
-		{"bad language", with(func(m map[string]any) { m["language"] = "not a tag!" }), "language"},
-		{"question not text", with(func(m map[string]any) { m["question"] = 42 }), "question"},
-		{"unknown field", with(func(m map[string]any) { m["diagnosis_code"] = "C91.0" }), "diagnosis_code"},
+		{"missing urgency", with(func(m map[string]any) { delete(m, "urgency") }), "urgency", "required"},
+		{"unknown urgency", with(func(m map[string]any) { m["urgency"] = "whenever" }), "urgency", "not_allowed"},
+		{"unknown specialty", with(func(m map[string]any) { m["specialty"] = "astrology" }), "specialty", "unknown"},
+		{"missing patient", with(func(m map[string]any) { delete(m, "patient") }), "patient", "required"},
+		{"negative age", with(patient("age_years", -1)), "patient.age_years", "out_of_range"},
+		{"age over 130", with(patient("age_years", 131)), "patient.age_years", "out_of_range"},
+		{"fractional age", with(patient("age_years", 7.5)), "patient.age_years", "not_a_whole_number"},
+		{"unknown sex", with(patient("sex", "x")), "patient.sex", "not_allowed"},
+		{"long reference", with(patient("reference", strings.Repeat("r", 65))), "patient.reference", "too_long"},
+		{"empty question", with(func(m map[string]any) { m["question"] = "  " }), "question", "required"},
+		{"long question", with(func(m map[string]any) { m["question"] = strings.Repeat("ب", 2001) }), "question", "too_long"},
+		{"long summary", with(func(m map[string]any) { m["summary"] = strings.Repeat("s", 20001) }), "summary", "too_long"},
+		{"bad language", with(func(m map[string]any) { m["language"] = "not a tag!" }), "language", "malformed"},
+		{"question not text", with(func(m map[string]any) { m["question"] = 42 }), "question", "malformed"},
+		{"unknown field", with(func(m map[string]any) { m["diagnosis_code"] = "C91.0" }), "diagnosis_code", "unknown_field"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -380,6 +438,8 @@ func (s *suite) badInput(t *testing.T) {
 			require.ErrorAs(t, err, &apiErr)
 			assert.Equal(t, "invalid", apiErr.Body.Error.Code)
 			assert.Contains(t, apiErr.Body.Error.Fields, tc.field, "got fields %v, want %s named", apiErr.Body.Error.Fields, tc.field)
+			codes := s.problemCodes(t, ref, http.MethodPost, "/api/v1/consults", tc.body)
+			assert.Equal(t, tc.code, codes[tc.field], "%s: got code %q, want %q", tc.field, codes[tc.field], tc.code)
 		})
 	}
 	t.Run("malformed JSON", func(t *testing.T) {
@@ -398,9 +458,13 @@ func (s *suite) badInput(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, status)
 	})
 	t.Run("bad list filter", func(t *testing.T) {
-		for _, q := range []string{"status=lost", "urgency=soon", "limit=0", "limit=201", "limit=x", "cursor=zzz"} {
+		for q, want := range map[string]map[string]string{"status=lost": {"status": "unknown"}, "urgency=soon": {"urgency": "not_allowed"},
+			"limit=0": {"limit": "out_of_range"}, "limit=201": {"limit": "out_of_range"}, "limit=x": {"limit": "out_of_range"},
+			"cursor=zzz": {"cursor": "malformed"}} {
 			status, _ := coord.Do(s.ctx, http.MethodGet, "/api/v1/consults?"+q, nil, nil, nil)
 			assert.Equal(t, http.StatusBadRequest, status, "GET ?%s: got %d, want 400", q, status)
+			codes := s.problemCodes(t, coord, http.MethodGet, "/api/v1/consults?"+q, nil)
+			assert.Equal(t, want, codes, "GET ?%s: got codes %v, want %v", q, codes, want)
 		}
 	})
 	t.Run("specialist cannot submit", func(t *testing.T) {
@@ -606,9 +670,18 @@ func (s *suite) coordinatorControls(t *testing.T) {
 	t.Run("only coordinators, with valid values", func(t *testing.T) {
 		status, _ := ref.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/urgency", map[string]string{"urgency": "emergent"}, nil, nil)
 		assert.Equal(t, http.StatusForbidden, status, "a referrer changing the urgency")
-		for _, body := range []map[string]any{{"urgency": "soon"}, {}, {"urgency": "urgent", "minutes": 3}} {
-			status, _ = coord.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/urgency", body, nil, nil)
-			assert.Equal(t, http.StatusBadRequest, status, "urgency body %v", body)
+		for _, tc := range []struct {
+			body        map[string]any
+			field, code string
+		}{
+			{map[string]any{"urgency": "soon"}, "urgency", "not_allowed"},
+			{map[string]any{}, "urgency", "required"},
+			{map[string]any{"urgency": "urgent", "minutes": 3}, "minutes", "unknown_field"},
+		} {
+			status, _ = coord.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/urgency", tc.body, nil, nil)
+			assert.Equal(t, http.StatusBadRequest, status, "urgency body %v", tc.body)
+			codes := s.problemCodes(t, coord, http.MethodPost, "/api/v1/consults/"+c.ID+"/urgency", tc.body)
+			assert.Equal(t, map[string]string{tc.field: tc.code}, codes, "urgency body %v: got codes %v, want %s %s", tc.body, codes, tc.field, tc.code)
 		}
 		status, _ = coord.Do(s.ctx, http.MethodPost, "/api/v1/consults/"+c.ID+"/specialty", map[string]string{"specialty": "astrology"}, nil, nil)
 		assert.Equal(t, http.StatusBadRequest, status, "an unknown specialty")

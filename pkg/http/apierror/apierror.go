@@ -1,4 +1,4 @@
-// Package apierror writes the broker's error responses: the JSON envelope of API.md and the
+// Package apierror writes the broker's error responses: the JSON error envelope of the API and the
 // one mapping from an error code to its HTTP status, shared by every service that answers HTTP.
 package apierror
 
@@ -41,11 +41,13 @@ type Body struct {
 	Error Detail `json:"error"`
 }
 
-// Detail is the inside of the envelope.
+// Detail is the inside of the envelope. For invalid, Fields gives each field at fault an English
+// sentence and Problems gives the same fields a code and its bounds (see consult.Problem).
 type Detail struct {
-	Code    consult.Code      `json:"code"`
-	Message string            `json:"message"`
-	Fields  map[string]string `json:"fields,omitempty"`
+	Code     consult.Code               `json:"code"`
+	Message  string                     `json:"message"`
+	Fields   map[string]string          `json:"fields,omitempty"`
+	Problems map[string]consult.Problem `json:"problems,omitempty"`
 }
 
 // RetryAfter is an error that tells the client when it may try again.
@@ -76,7 +78,8 @@ func Write(w http.ResponseWriter, log *slog.Logger, err error) {
 	} else if e.Code == consult.Unavailable {
 		log.Warn("dependency unavailable", "err", err)
 	}
-	WriteJSON(w, StatusCode(e.Code), Body{Error: Detail{Code: e.Code, Message: e.Message, Fields: e.Fields}})
+	WriteJSON(w, StatusCode(e.Code), Body{Error: Detail{Code: e.Code, Message: e.Message,
+		Fields: e.FieldMessages(), Problems: e.FieldProblems()}})
 }
 
 // WriteJSON answers with status and v as JSON.

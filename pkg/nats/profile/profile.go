@@ -16,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/nats/bus"
 )
 
@@ -54,13 +55,13 @@ func (p Profile) normal() Profile {
 }
 
 // Check returns, per field, why p's value is not accepted; nil when all are.
-func (p Profile) Check() map[string]string {
-	f := map[string]string{}
+func (p Profile) Check() map[string]consult.Problem {
+	f := map[string]consult.Problem{}
 	if p.Locale != "" && !slices.Contains(Locales, p.Locale) {
-		f["locale"] = "must be one of ar, he, en, or empty for the browser's language"
+		f["locale"] = consult.NotAllowed("must be one of ar, he, en, or empty for the browser's language")
 	}
 	if p.Availability != "" && !slices.Contains(Availabilities, p.Availability) {
-		f["availability"] = "must be one of available, busy, away"
+		f["availability"] = consult.OneOf(Availabilities...)
 	}
 	if len(f) == 0 {
 		return nil
@@ -144,7 +145,7 @@ func (s *Store) Get(ctx context.Context, userID string) (Profile, uint64, error)
 // that Check refuses is ErrInvalid.
 func (s *Store) Set(ctx context.Context, userID string, p Profile, revision uint64) (uint64, error) {
 	if f := p.Check(); f != nil {
-		return 0, fmt.Errorf("%w: %v", ErrInvalid, f)
+		return 0, fmt.Errorf("%w: %v", ErrInvalid, consult.InvalidFields("", f).Fields)
 	}
 	data, err := json.Marshal(p.normal())
 	if err != nil {

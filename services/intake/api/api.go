@@ -1,4 +1,4 @@
-// Package api is the intake service's HTTP surface: the JSON API of API.md, the OpenAPI
+// Package api is the intake service's HTTP surface: the JSON API described in docs/api.md, the OpenAPI
 // document that describes it, health and metrics, and the browser app on the same origin.
 // Handlers check who asks, call the consult lifecycle's decisions and append what they return;
 // every read and change of a consult leaves an audit record.

@@ -35,8 +35,8 @@ const uploadsPerHour = 200
 const uploadWithin = 10 * time.Minute
 
 // unsupportedFile is the answer to content that is not a PDF, JPEG or PNG file.
-var unsupportedFile = &consult.Error{Code: consult.Invalid, Message: "the file is not a PDF, JPEG or PNG file",
-	Fields: map[string]string{"file": "must be a PDF, JPEG or PNG file"}}
+var unsupportedFile = consult.InvalidFields("the file is not a PDF, JPEG or PNG file",
+	map[string]consult.Problem{"file": consult.NotAllowed("must be a PDF, JPEG or PNG file")})
 
 // uploadAttachment stores a referrer's file, before the consult that refers to it. Its type is
 // decided by its content; the declared Content-Type and the name's extension decide nothing.
@@ -47,7 +47,7 @@ func (s *Server) uploadAttachment(w http.ResponseWriter, r *http.Request, u rost
 	}
 	declared, err := url.PathUnescape(r.Header.Get("X-Filename"))
 	if err != nil || !utf8.ValidString(declared) {
-		apierror.Write(w, s.log, errInvalid("X-Filename", "must be the file name in percent-encoded UTF-8"))
+		apierror.Write(w, s.log, errInvalid("X-Filename", consult.Malformed("must be the file name in percent-encoded UTF-8")))
 		return
 	}
 	tooLarge := consult.Errorf(consult.TooLarge, "the file is larger than %d MiB", attachment.MaxSize>>20)
@@ -76,12 +76,12 @@ func (s *Server) uploadAttachment(w http.ResponseWriter, r *http.Request, u rost
 			apierror.Write(w, s.log, tooLarge)
 			return
 		}
-		apierror.Write(w, s.log, errInvalid("file", "could not be read completely; please upload it again"))
+		apierror.Write(w, s.log, errInvalid("file", consult.InvalidValue("could not be read completely; please upload it again")))
 		return
 	}
 	data := body.Bytes()
 	if len(data) == 0 {
-		apierror.Write(w, s.log, errInvalid("file", "required"))
+		apierror.Write(w, s.log, errInvalid("file", consult.Required()))
 		return
 	}
 	typ, err := attachment.Sniff(data)
@@ -119,7 +119,11 @@ func decodeDraft(w http.ResponseWriter, r *http.Request, d *consult.Draft) ([]st
 		for k, v := range e.Fields {
 			fields[strings.TrimPrefix(k, "Draft.")] = v
 		}
-		err = &consult.Error{Code: e.Code, Message: strings.TrimPrefix(e.Message, "Draft."), Fields: fields}
+		problems := make(map[string]consult.Problem, len(e.Problems))
+		for k, p := range e.Problems {
+			problems[strings.TrimPrefix(k, "Draft.")] = p
+		}
+		err = &consult.Error{Code: e.Code, Message: strings.TrimPrefix(e.Message, "Draft."), Fields: fields, Problems: problems}
 	}
 	*d = body.Draft
 	return body.Attachments, err
@@ -133,17 +137,17 @@ func (s *Server) attach(ctx context.Context, u roster.User, ids []string) ([]eve
 		return nil, nil
 	}
 	if len(ids) > maxAttachments {
-		return nil, errInvalid("attachments", "at most "+strconv.Itoa(maxAttachments)+" attachments")
+		return nil, errInvalid("attachments", consult.TooMany(maxAttachments, "attachments"))
 	}
-	unknown := &consult.Error{Code: consult.Invalid, Message: "an attachment is unknown or no longer available; please upload it again",
-		Fields: map[string]string{"attachments": "unknown attachment"}}
+	unknown := consult.InvalidFields("an attachment is unknown or no longer available; please upload it again",
+		map[string]consult.Problem{"attachments": consult.Unknown("unknown attachment")})
 	out := make([]event.Attachment, 0, len(ids))
 	for i, id := range ids {
 		if _, err := ulid.ParseStrict(id); err != nil {
 			return nil, unknown
 		}
 		if slices.Contains(ids[:i], id) {
-			return nil, errInvalid("attachments", "lists an attachment more than once")
+			return nil, errInvalid("attachments", consult.NotAllowed("lists an attachment more than once"))
 		}
 		a, err := s.files.Get(ctx, id)
 		if errors.Is(err, attachstore.ErrNotFound) {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/regionalconsult/broker/internal/testkit/apiclient"
 	"github.com/regionalconsult/broker/internal/testkit/testenv"
+	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/nats/auditlog"
 	"github.com/regionalconsult/broker/pkg/nats/bus"
 	"github.com/regionalconsult/broker/pkg/process/config"
@@ -87,9 +88,10 @@ type uploaded struct {
 
 type apiErrorBody struct {
 	Error struct {
-		Code    string            `json:"code"`
-		Message string            `json:"message"`
-		Fields  map[string]string `json:"fields"`
+		Code     string                     `json:"code"`
+		Message  string                     `json:"message"`
+		Fields   map[string]string          `json:"fields"`
+		Problems map[string]consult.Problem `json:"problems"`
 	} `json:"error"`
 }
 
@@ -136,7 +138,7 @@ type created struct {
 }
 
 // request submits a consult with the attachment ids; it returns the status and the consult or error.
-func request(t *testing.T, c *apiclient.Client, attachments ...string) (int, created, *apiclient.Error) {
+func request(t *testing.T, c *apiclient.Client, attachments ...string) (int, created, *apiError) {
 	t.Helper()
 	body := map[string]any{"urgency": "routine", "specialty": "pediatric-oncology",
 		"patient": map[string]any{"age_years": 7, "sex": "female"}, "question": "Relapse? Imaging attached."}
@@ -144,11 +146,7 @@ func request(t *testing.T, c *apiclient.Client, attachments ...string) (int, cre
 		body["attachments"] = attachments
 	}
 	var out created
-	status, err := c.Do(context.Background(), http.MethodPost, "/api/v1/consults", body, nil, &out)
-	var apiErr *apiclient.Error
-	if err != nil {
-		require.True(t, errors.As(err, &apiErr), "got %v, want an API answer", err)
-	}
+	status, apiErr := send(t, c, http.MethodPost, "/api/v1/consults", body, &out)
 	return status, out, apiErr
 }
 
@@ -272,19 +270,21 @@ func TestAttachmentRefusals(t *testing.T) {
 	t.Run("content", func(t *testing.T) {
 		for _, tc := range []struct {
 			name, body, contentType string
-			field                   string
+			field, code             string
 		}{
-			{"html", "<!DOCTYPE html><html><script>alert(document.cookie)</script></html>", "application/pdf", "must be a PDF, JPEG or PNG file"},
-			{"svg", `<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>`, "image/png", "must be a PDF, JPEG or PNG file"},
-			{"html hiding a pdf", "<html></html>" + tinyPDF, "application/pdf", "must be a PDF, JPEG or PNG file"},
-			{"truncated png", string(pngData[:len(pngData)-8]), "image/png", "must be a PDF, JPEG or PNG file"},
-			{"empty", "", "application/pdf", "required"},
+			{"html", "<!DOCTYPE html><html><script>alert(document.cookie)</script></html>", "application/pdf", "must be a PDF, JPEG or PNG file", "not_allowed"},
+			{"svg", `<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>`, "image/png", "must be a PDF, JPEG or PNG file", "not_allowed"},
+			{"html hiding a pdf", "<html></html>" + tinyPDF, "application/pdf", "must be a PDF, JPEG or PNG file", "not_allowed"},
+			{"truncated png", string(pngData[:len(pngData)-8]), "image/png", "must be a PDF, JPEG or PNG file", "not_allowed"},
+			{"empty", "", "application/pdf", "required", "required"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				status, _, bad := upload(t, ref, strings.NewReader(tc.body), "file.pdf", tc.contentType)
 				assert.Equal(t, http.StatusBadRequest, status)
 				assert.Equal(t, "invalid", bad.Error.Code)
 				assert.Equal(t, map[string]string{"file": tc.field}, bad.Error.Fields)
+				assert.Equal(t, map[string]consult.Problem{"file": {Code: tc.code}}, bad.Error.Problems,
+					"got problems %v, want file %s", bad.Error.Problems, tc.code)
 			})
 		}
 	})
@@ -304,6 +304,7 @@ func TestAttachmentRefusals(t *testing.T) {
 		status, _, bad := upload(t, ref, strings.NewReader(tinyPDF), "%zz.pdf", "application/pdf")
 		assert.Equal(t, http.StatusBadRequest, status)
 		assert.Equal(t, map[string]string{"X-Filename": "must be the file name in percent-encoded UTF-8"}, bad.Error.Fields)
+		assert.Equal(t, map[string]consult.Problem{"X-Filename": {Code: "malformed"}}, bad.Error.Problems)
 		status, a, _ := upload(t, ref, strings.NewReader(tinyPDF), "", "")
 		require.Equal(t, http.StatusCreated, status)
 		assert.Equal(t, "attachment.pdf", a.Name)
@@ -319,17 +320,26 @@ func TestAttachmentRefusals(t *testing.T) {
 	})
 
 	t.Run("type errors name the fields as sent", func(t *testing.T) {
-		for field, body := range map[string]map[string]any{
-			"question":          {"urgency": "routine", "specialty": "pediatric-oncology", "patient": map[string]any{"age_years": 7, "sex": "female"}, "question": 3},
-			"patient.age_years": {"urgency": "routine", "specialty": "pediatric-oncology", "patient": map[string]any{"age_years": 7.5, "sex": "female"}, "question": "q"},
-			"attachments":       {"urgency": "routine", "specialty": "pediatric-oncology", "patient": map[string]any{"age_years": 7, "sex": "female"}, "question": "q", "attachments": "x"},
+		for field, tc := range map[string]struct {
+			body map[string]any
+			code string
+		}{
+			"question": {map[string]any{"urgency": "routine", "specialty": "pediatric-oncology", "patient": map[string]any{"age_years": 7, "sex": "female"}, "question": 3},
+				"malformed"},
+			"patient.age_years": {map[string]any{"urgency": "routine", "specialty": "pediatric-oncology", "patient": map[string]any{"age_years": 7.5, "sex": "female"}, "question": "q"},
+				"not_a_whole_number"},
+			"attachments": {map[string]any{"urgency": "routine", "specialty": "pediatric-oncology", "patient": map[string]any{"age_years": 7, "sex": "female"}, "question": "q", "attachments": "x"},
+				"malformed"},
 		} {
-			status, err := ref.Do(s.ctx, http.MethodPost, "/api/v1/consults", body, nil, nil)
+			status, err := ref.Do(s.ctx, http.MethodPost, "/api/v1/consults", tc.body, nil, nil)
 			require.Equal(t, http.StatusBadRequest, status, "%s", field)
 			var apiErr *apiclient.Error
 			require.ErrorAs(t, err, &apiErr)
 			assert.Contains(t, apiErr.Body.Error.Fields, field, "got fields %v, want %s named", apiErr.Body.Error.Fields, field)
 			assert.NotContains(t, apiErr.Body.Error.Message, "Draft")
+			_, bad := send(t, ref, http.MethodPost, "/api/v1/consults", tc.body, nil)
+			require.NotNil(t, bad, "%s: got the request accepted", field)
+			assert.Equal(t, tc.code, bad.codes()[field], "%s: got code %q, want %q", field, bad.codes()[field], tc.code)
 		}
 	})
 
@@ -346,17 +356,19 @@ func TestAttachmentRefusals(t *testing.T) {
 			client  *apiclient.Client
 			ids     []string
 			problem string
+			want    consult.Problem
 		}{
-			{"someone else's upload", colleague, []string{mine.ID}, "unknown attachment"},
-			{"an id never uploaded", ref, []string{ulid.Make().String()}, "unknown attachment"},
-			{"not an id", ref, []string{"../etc/passwd"}, "unknown attachment"},
-			{"the same file twice", ref, []string{mine.ID, mine.ID}, "lists an attachment more than once"},
-			{"more than ten", ref, eleven, "at most 10 attachments"},
+			{"someone else's upload", colleague, []string{mine.ID}, "unknown attachment", consult.Problem{Code: "unknown"}},
+			{"an id never uploaded", ref, []string{ulid.Make().String()}, "unknown attachment", consult.Problem{Code: "unknown"}},
+			{"not an id", ref, []string{"../etc/passwd"}, "unknown attachment", consult.Problem{Code: "unknown"}},
+			{"the same file twice", ref, []string{mine.ID, mine.ID}, "lists an attachment more than once", consult.Problem{Code: "not_allowed"}},
+			{"more than ten", ref, eleven, "at most 10 attachments", consult.Problem{Code: "too_many", Max: ptr(10.0)}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				status, _, apiErr := request(t, tc.client, tc.ids...)
 				require.Equal(t, http.StatusBadRequest, status)
 				assert.Equal(t, map[string]string{"attachments": tc.problem}, apiErr.Body.Error.Fields)
+				assert.Equal(t, map[string]consult.Problem{"attachments": tc.want}, apiErr.Body.Error.Problems)
 			})
 		}
 	})

@@ -122,11 +122,11 @@ func (s *Server) release(ctx context.Context, user, key, id string) {
 
 func checkIdempotencyKey(key string) error {
 	if len(key) > maxIdempotencyKey {
-		return errInvalid("Idempotency-Key", "must be at most 128 characters")
+		return errInvalid("Idempotency-Key", consult.TooLong(maxIdempotencyKey))
 	}
 	for _, r := range key {
 		if r < 0x21 || r > 0x7e {
-			return errInvalid("Idempotency-Key", "must be printable ASCII without spaces")
+			return errInvalid("Idempotency-Key", consult.Malformed("must be printable ASCII without spaces"))
 		}
 	}
 	return nil
@@ -199,32 +199,32 @@ func (s *Server) getConsult(w http.ResponseWriter, r *http.Request, u roster.Use
 func (s *Server) listConsults(w http.ResponseWriter, r *http.Request, u roster.User) {
 	q := r.URL.Query()
 	f := readmodel.Filter{Status: consult.Status(q.Get("status")), Specialty: q.Get("specialty"), Urgency: q.Get("urgency")}
-	fields := map[string]string{}
+	fields := map[string]consult.Problem{}
 	if f.Status != "" && !slices.Contains(consult.Statuses, f.Status) {
-		fields["status"] = "unknown status"
+		fields["status"] = consult.Unknown("unknown status")
 	}
 	if f.Urgency != "" && !slices.Contains(consult.Urgencies, f.Urgency) {
-		fields["urgency"] = "must be one of emergent, urgent, routine"
+		fields["urgency"] = consult.OneOf(consult.Urgencies...)
 	}
 	if f.Specialty != "" && !s.dir.Roster().HasSpecialty(f.Specialty) {
-		fields["specialty"] = "unknown specialty"
+		fields["specialty"] = consult.Unknown("unknown specialty")
 	}
 	limit := 50
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 200 {
-			fields["limit"] = "must be a whole number from 1 to 200"
+			fields["limit"] = consult.WholeNumberFrom(1, 200)
 		}
 		limit = n
 	}
 	cursor := q.Get("cursor")
 	if cursor != "" {
 		if _, err := ulid.ParseStrict(cursor); err != nil {
-			fields["cursor"] = "not a cursor this endpoint returned"
+			fields["cursor"] = consult.Malformed("not a cursor this endpoint returned")
 		}
 	}
 	if len(fields) > 0 {
-		apierror.Write(w, s.log, &consult.Error{Code: consult.Invalid, Message: "the list query has invalid parameters", Fields: fields})
+		apierror.Write(w, s.log, consult.InvalidFields("the list query has invalid parameters", fields))
 		return
 	}
 	if whole, err := s.store.Complete(r.Context()); err != nil || !whole {
@@ -290,7 +290,7 @@ func textBody(w http.ResponseWriter, r *http.Request, field string, required boo
 	}
 	for k := range body {
 		if k != field {
-			return "", errInvalid(k, "unknown field")
+			return "", errInvalid(k, consult.UnknownField())
 		}
 	}
 	text := ""
@@ -301,8 +301,8 @@ func textBody(w http.ResponseWriter, r *http.Request, field string, required boo
 	if required {
 		least = 1
 	}
-	if problem := consult.CheckText(text, least, consult.MaxText); problem != "" {
-		return "", errInvalid(field, problem)
+	if p, bad := consult.CheckText(text, least, consult.MaxText); bad {
+		return "", errInvalid(field, p)
 	}
 	return text, nil
 }
@@ -355,11 +355,11 @@ func (s *Server) assign(w http.ResponseWriter, r *http.Request, u roster.User) {
 		return
 	}
 	if req.SpecialistID == "" {
-		apierror.Write(w, s.log, errInvalid("specialist_id", "required"))
+		apierror.Write(w, s.log, errInvalid("specialist_id", consult.Required()))
 		return
 	}
 	if sp, ok := s.dir.Roster().User(req.SpecialistID); !ok || sp.Role != consult.RoleSpecialist || sp.Disabled {
-		apierror.Write(w, s.log, errInvalid("specialist_id", "no active specialist has this id"))
+		apierror.Write(w, s.log, errInvalid("specialist_id", consult.Unknown("no active specialist has this id")))
 		return
 	}
 	s.respond(w, r, u, func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error) {

@@ -47,15 +47,15 @@ func decodeControl(w http.ResponseWriter, r *http.Request, u roster.User, field 
 	present := map[string]bool{"urgency": b.Urgency != nil, "specialty": b.Specialty != nil, "minutes": b.Minutes != nil}
 	for k, ok := range present {
 		if ok && k != field {
-			return b, errInvalid(k, "unknown field")
+			return b, errInvalid(k, consult.UnknownField())
 		}
 	}
 	if !present[field] {
-		return b, errInvalid(field, "required")
+		return b, errInvalid(field, consult.Required())
 	}
 	b.Reason = strings.TrimSpace(b.Reason)
-	if problem := consult.CheckText(b.Reason, 0, consult.MaxText); problem != "" {
-		return b, errInvalid("reason", problem)
+	if p, bad := consult.CheckText(b.Reason, 0, consult.MaxText); bad {
+		return b, errInvalid("reason", p)
 	}
 	return b, nil
 }
@@ -70,7 +70,8 @@ func (s *Server) changeUrgency(w http.ResponseWriter, r *http.Request, u roster.
 	}
 	s.respond(w, r, u, func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error) {
 		acceptBy, recommendBy := consult.SLAFor(*b.Urgency, c.CreatedAt, s.cfg.SLA.AcceptWithin, s.cfg.SLA.RecommendWithin)
-		return c.ChangeUrgency(a, *b.Urgency, b.Reason, acceptBy, recommendBy, now)
+		e, err := c.ChangeUrgency(a, *b.Urgency, b.Reason, acceptBy, recommendBy, now)
+		return e, err
 	})
 }
 
@@ -82,7 +83,7 @@ func (s *Server) changeSpecialty(w http.ResponseWriter, r *http.Request, u roste
 		return
 	}
 	if !s.dir.Roster().HasSpecialty(*b.Specialty) {
-		apierror.Write(w, s.log, errInvalid("specialty", "unknown specialty"))
+		apierror.Write(w, s.log, errInvalid("specialty", consult.Unknown("unknown specialty")))
 		return
 	}
 	s.respond(w, r, u, func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error) {
@@ -97,8 +98,8 @@ func (s *Server) snooze(w http.ResponseWriter, r *http.Request, u roster.User) {
 		apierror.Write(w, s.log, err)
 		return
 	}
-	if m := *b.Minutes; m < 1 || m > int(consult.MaxSnooze/time.Minute) {
-		apierror.Write(w, s.log, errInvalid("minutes", "must be between 1 and 1440"))
+	if m, most := *b.Minutes, int(consult.MaxSnooze/time.Minute); m < 1 || m > most {
+		apierror.Write(w, s.log, errInvalid("minutes", consult.OutOfRange(1, most)))
 		return
 	}
 	s.respond(w, r, u, func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error) {

@@ -45,26 +45,28 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		if field == "" {
 			return consult.Errorf(consult.Invalid, "the request body must be a JSON object")
 		}
-		return &consult.Error{Code: consult.Invalid, Message: fmt.Sprintf("%s has the wrong type", field),
-			Fields: map[string]string{field: "must be a " + jsonKind(typeErr.Type.String())}}
+		return consult.InvalidFields(fmt.Sprintf("%s has the wrong type", field),
+			map[string]consult.Problem{field: wrongType(typeErr.Type.String())})
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
 		return consult.Errorf(consult.Invalid, "the request body is not valid JSON")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return &consult.Error{Code: consult.Invalid, Message: fmt.Sprintf("unknown field %q", field),
-			Fields: map[string]string{field: "unknown field"}}
+		return consult.InvalidFields(fmt.Sprintf("unknown field %q", field),
+			map[string]consult.Problem{field: consult.UnknownField()})
 	}
 	return consult.Errorf(consult.Invalid, "the request body could not be read")
 }
 
-func jsonKind(goType string) string {
+// wrongType is the problem with a JSON value that does not fit the Go type it is decoded into:
+// "must be a whole number", "must be a string", ...
+func wrongType(goType string) consult.Problem {
 	switch {
 	case strings.Contains(goType, "int"):
-		return "whole number"
+		return consult.NotAWholeNumber()
 	case strings.Contains(goType, "string"):
-		return "string"
+		return consult.Malformed("must be a string")
 	case strings.Contains(goType, "bool"):
-		return "boolean"
+		return consult.Malformed("must be a boolean")
 	}
-	return "JSON " + goType
+	return consult.Malformed("must be a JSON " + goType)
 }

@@ -28,7 +28,7 @@ func (s *Server) figures(w http.ResponseWriter, r *http.Request, u roster.User) 
 	if v := r.URL.Query().Get("days"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxFigureDays {
-			apierror.Write(w, s.log, errInvalid("days", "must be a whole number from 1 to 31"))
+			apierror.Write(w, s.log, errInvalid("days", consult.WholeNumberFrom(1, maxFigureDays)))
 			return
 		}
 		days = n

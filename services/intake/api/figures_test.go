@@ -224,12 +224,17 @@ func TestFigures(t *testing.T) {
 	})
 
 	t.Run("days must be 1 to 31", func(t *testing.T) {
+		want := consult.Problem{Code: "out_of_range", Min: ptr(1.0), Max: ptr(31.0)}
 		for _, q := range []string{"0", "32", "-1", "x", "7.5", "1e1"} {
 			_, apiErr := get(coord, "?days="+q)
 			if assert.NotNil(t, apiErr, "days=%s", q) {
 				assert.Equal(t, http.StatusBadRequest, apiErr.Status, "days=%s", q)
 				assert.Contains(t, apiErr.Body.Error.Fields, "days", "days=%s", q)
 			}
+			status, bad := send(t, coord, http.MethodGet, "/api/v1/figures?days="+q, nil, nil)
+			require.Equal(t, http.StatusBadRequest, status, "days=%s: got %d, want 400", q, status)
+			got := bad.Body.Error.Problems["days"]
+			assert.Equal(t, want, got, "days=%s: got problem %+v, want %+v", q, got, want)
 		}
 	})
 }

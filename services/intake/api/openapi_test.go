@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/regionalconsult/broker/pkg/consult"
 )
 
 // The OpenAPI document and the routes stay in step: every route is documented and every
@@ -36,4 +38,40 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	sort.Strings(documented)
 	sort.Strings(served)
 	assert.Equal(t, served, documented)
+}
+
+// The document's problem codes are the ones the API reports (consult.ProblemCodes), and the
+// error envelope describes `problems` beside `fields`.
+func TestOpenAPIDescribesProblemCodes(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas struct {
+				Problem struct {
+					Properties struct {
+						Code struct {
+							Enum []string `json:"enum"`
+						} `json:"code"`
+					} `json:"properties"`
+				} `json:"Problem"`
+				Error struct {
+					Properties struct {
+						Error struct {
+							Properties map[string]struct {
+								AdditionalProperties struct {
+									Ref string `json:"$ref"`
+								} `json:"additionalProperties"`
+							} `json:"properties"`
+						} `json:"error"`
+					} `json:"properties"`
+				} `json:"Error"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	require.NoError(t, json.Unmarshal(OpenAPI(), &doc))
+	got := doc.Components.Schemas.Problem.Properties.Code.Enum
+	assert.ElementsMatch(t, consult.ProblemCodes, got, "got problem codes %v in the document, want %v", got, consult.ProblemCodes)
+	problems, ok := doc.Components.Schemas.Error.Properties.Error.Properties["problems"]
+	if assert.True(t, ok, "got no problems in the error envelope, want it beside fields") {
+		assert.Equal(t, "#/components/schemas/Problem", problems.AdditionalProperties.Ref, "got problems of %q, want Problem", problems.AdditionalProperties.Ref)
+	}
 }

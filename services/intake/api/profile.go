@@ -42,12 +42,12 @@ func (s *Server) putProfile(w http.ResponseWriter, r *http.Request, u roster.Use
 	if body.Availability != nil {
 		change.Availability = *body.Availability
 		if change.Availability == "" { // "" would read as the default; an explicit value is required
-			apierror.Write(w, s.log, errInvalid("availability", "must be one of available, busy, away"))
+			apierror.Write(w, s.log, errInvalid("availability", consult.OneOf(profile.Availabilities...)))
 			return
 		}
 	}
 	if f := change.Check(); f != nil {
-		apierror.Write(w, s.log, &consult.Error{Code: consult.Invalid, Message: "the profile has invalid fields", Fields: f})
+		apierror.Write(w, s.log, consult.InvalidFields("the profile has invalid fields", f))
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), writeTimeout)

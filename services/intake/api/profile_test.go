@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/regionalconsult/broker/internal/testkit/apiclient"
 	"github.com/regionalconsult/broker/internal/testkit/testenv"
+	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/nats/profile"
 )
 
@@ -37,14 +37,10 @@ func TestProfile(t *testing.T) {
 		require.NoError(t, err)
 		return out.Profile
 	}
-	put := func(c *apiclient.Client, body any) (int, profile.Profile, *apiclient.Error) {
+	put := func(c *apiclient.Client, body any) (int, profile.Profile, *apiError) {
 		t.Helper()
 		var out profileAnswer
-		status, err := c.Do(ctx, http.MethodPut, "/api/v1/me/profile", body, nil, &out)
-		var apiErr *apiclient.Error
-		if err != nil {
-			require.True(t, errors.As(err, &apiErr), "got %v, want an API answer", err)
-		}
+		status, apiErr := send(t, c, http.MethodPut, "/api/v1/me/profile", body, &out)
 		return status, out.Profile, apiErr
 	}
 
@@ -60,27 +56,34 @@ func TestProfile(t *testing.T) {
 
 	t.Run("refused", func(t *testing.T) {
 		for _, tc := range []struct {
-			name   string
-			client *apiclient.Client
-			body   any
-			status int
-			fields map[string]string
+			name     string
+			client   *apiclient.Client
+			body     any
+			status   int
+			fields   map[string]string
+			problems map[string]consult.Problem
 		}{
-			{"availability from a referrer", ref, map[string]any{"availability": "busy"}, http.StatusForbidden, nil},
-			{"availability from a referrer, with a locale", ref, map[string]any{"locale": "en", "availability": "available"}, http.StatusForbidden, nil},
+			{"availability from a referrer", ref, map[string]any{"availability": "busy"}, http.StatusForbidden, nil, nil},
+			{"availability from a referrer, with a locale", ref, map[string]any{"locale": "en", "availability": "available"}, http.StatusForbidden, nil, nil},
 			{"unknown locale", ref, map[string]any{"locale": "fr"}, http.StatusBadRequest,
-				map[string]string{"locale": "must be one of ar, he, en, or empty for the browser's language"}},
+				map[string]string{"locale": "must be one of ar, he, en, or empty for the browser's language"},
+				map[string]consult.Problem{"locale": {Code: "not_allowed"}}},
 			{"unknown availability", onc, map[string]any{"availability": "asleep"}, http.StatusBadRequest,
-				map[string]string{"availability": "must be one of available, busy, away"}},
+				map[string]string{"availability": "must be one of available, busy, away"},
+				map[string]consult.Problem{"availability": {Code: "not_allowed", Allowed: []string{"available", "busy", "away"}}}},
 			{"empty availability", onc, map[string]any{"availability": ""}, http.StatusBadRequest,
-				map[string]string{"availability": "must be one of available, busy, away"}},
-			{"wrong type", onc, map[string]any{"locale": 3}, http.StatusBadRequest, map[string]string{"locale": "must be a string"}},
-			{"unknown field", onc, map[string]any{"theme": "dark"}, http.StatusBadRequest, map[string]string{"theme": "unknown field"}},
+				map[string]string{"availability": "must be one of available, busy, away"},
+				map[string]consult.Problem{"availability": {Code: "not_allowed", Allowed: []string{"available", "busy", "away"}}}},
+			{"wrong type", onc, map[string]any{"locale": 3}, http.StatusBadRequest, map[string]string{"locale": "must be a string"},
+				map[string]consult.Problem{"locale": {Code: "malformed"}}},
+			{"unknown field", onc, map[string]any{"theme": "dark"}, http.StatusBadRequest, map[string]string{"theme": "unknown field"},
+				map[string]consult.Problem{"theme": {Code: "unknown_field"}}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				status, _, apiErr := put(tc.client, tc.body)
 				require.Equal(t, tc.status, status, "got %d %v, want %d", status, apiErr, tc.status)
 				assert.Equal(t, tc.fields, apiErr.Body.Error.Fields)
+				assert.Equal(t, tc.problems, apiErr.Body.Error.Problems, "got problems %v, want %v", apiErr.Body.Error.Problems, tc.problems)
 			})
 		}
 		assert.Equal(t, profile.Profile{Locale: "ar", Availability: "available"}, get(ref), "a refused change changed the profile")

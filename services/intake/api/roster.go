@@ -56,8 +56,8 @@ func (s *Server) editRoster(w http.ResponseWriter, r *http.Request, field func(p
 		apierror.Write(w, s.log, err)
 	case errors.As(err, &fe):
 		name := field(fe.Field)
-		apierror.Write(w, s.log, &consult.Error{Code: consult.Invalid, Message: name + " " + fe.Problem,
-			Fields: map[string]string{name: fe.Problem}})
+		// The roster document's own checks give a sentence, not a code.
+		apierror.Write(w, s.log, errInvalid(name, consult.InvalidValue(fe.Problem)))
 	case errors.Is(err, directory.ErrBusy):
 		apierror.Write(w, s.log, consult.Errorf(consult.Conflict, "the roster kept changing while this change was made; reload it and try again"))
 	default:
@@ -124,7 +124,7 @@ func (s *Server) putSchedule(w http.ResponseWriter, r *http.Request, u roster.Us
 		return
 	}
 	if body.Primary == nil {
-		apierror.Write(w, s.log, errInvalid("primary", "required"))
+		apierror.Write(w, s.log, errInvalid("primary", consult.Required()))
 		return
 	}
 	if body.Secondary == nil {
@@ -178,7 +178,7 @@ func (s *Server) createOverride(w http.ResponseWriter, r *http.Request, u roster
 	}
 	o, fields := s.checkOverride(s.dir.Roster(), body.Specialty, body.Tier, body.UserID, body.From, body.To, body.Reason)
 	if len(fields) > 0 {
-		apierror.Write(w, s.log, &consult.Error{Code: consult.Invalid, Message: "the override has invalid fields", Fields: fields})
+		apierror.Write(w, s.log, consult.InvalidFields("the override has invalid fields", fields))
 		return
 	}
 	o.ID, o.CreatedBy = ulid.Make().String(), u.ID
@@ -190,7 +190,7 @@ func (s *Server) createOverride(w http.ResponseWriter, r *http.Request, u roster
 	}
 	_, ok := s.editRoster(w, r, overrideField, func(cur *roster.Roster) (*roster.Roster, error) {
 		if _, fields := s.checkOverride(cur, body.Specialty, body.Tier, body.UserID, body.From, body.To, body.Reason); len(fields) > 0 {
-			return nil, &consult.Error{Code: consult.Invalid, Message: "the override has invalid fields", Fields: fields}
+			return nil, consult.InvalidFields("the override has invalid fields", fields)
 		}
 		next := cur.Clone()
 		i := slices.IndexFunc(next.Schedules, func(s roster.Schedule) bool { return s.Specialty == body.Specialty })
@@ -214,45 +214,45 @@ func (s *Server) createOverride(w http.ResponseWriter, r *http.Request, u roster
 }
 
 // checkOverride checks a new override against ros and returns it, or the fields that are wrong.
-func (s *Server) checkOverride(ros *roster.Roster, specialty, tier, userID, from, to, reason string) (roster.Override, map[string]string) {
-	fields := map[string]string{}
+func (s *Server) checkOverride(ros *roster.Roster, specialty, tier, userID, from, to, reason string) (roster.Override, map[string]consult.Problem) {
+	fields := map[string]consult.Problem{}
 	switch {
 	case specialty == "":
-		fields["specialty"] = "required"
+		fields["specialty"] = consult.Required()
 	case !ros.HasSpecialty(specialty):
-		fields["specialty"] = "unknown specialty"
+		fields["specialty"] = consult.Unknown("unknown specialty")
 	}
 	if tier != "primary" && tier != "secondary" {
-		fields["tier"] = "must be primary or secondary"
+		fields["tier"] = consult.NotAllowed("must be primary or secondary")
 	}
 	if who, ok := ros.User(userID); !ok || who.Role != consult.RoleSpecialist {
-		fields["user_id"] = "must name a specialist"
+		fields["user_id"] = consult.Unknown("must name a specialist")
 	} else if who.Disabled {
-		fields["user_id"] = "names a disabled account"
+		fields["user_id"] = consult.NotAllowed("names a disabled account")
 	}
 	o := roster.Override{UserID: userID, Reason: strings.TrimSpace(reason)}
-	var err error
-	if o.From, err = time.Parse(time.RFC3339, from); err != nil {
-		fields["from"] = "must be an RFC 3339 time such as 2026-03-27T06:00:00Z"
+	var fromErr, toErr error
+	if o.From, fromErr = time.Parse(time.RFC3339, from); fromErr != nil {
+		fields["from"] = consult.NotADate("must be an RFC 3339 time such as 2026-03-27T06:00:00Z")
 	}
-	if o.To, err = time.Parse(time.RFC3339, to); err != nil {
-		fields["to"] = "must be an RFC 3339 time such as 2026-03-28T06:00:00Z"
+	if o.To, toErr = time.Parse(time.RFC3339, to); toErr != nil {
+		fields["to"] = consult.NotADate("must be an RFC 3339 time such as 2026-03-28T06:00:00Z")
 	}
-	if fields["from"] == "" && fields["to"] == "" {
-		switch {
+	if fromErr == nil && toErr == nil {
+		switch { // relations between times: no finer code than the sentence
 		case !o.To.After(o.From):
-			fields["to"] = "must be after from"
+			fields["to"] = consult.InvalidValue("must be after from")
 		case !o.To.After(s.now()):
-			fields["to"] = "must be in the future"
+			fields["to"] = consult.InvalidValue("must be in the future")
 		case o.To.Sub(o.From) > 366*24*time.Hour:
-			fields["to"] = "an override lasts at most 366 days"
+			fields["to"] = consult.InvalidValue("an override lasts at most 366 days")
 		}
 	}
 	switch {
 	case utf8.RuneCountInString(o.Reason) > maxOverrideReason:
-		fields["reason"] = fmt.Sprintf("must be at most %d characters", maxOverrideReason)
+		fields["reason"] = consult.TooLong(maxOverrideReason)
 	case strings.ContainsFunc(o.Reason, unicode.IsControl):
-		fields["reason"] = "must be one line without control characters"
+		fields["reason"] = consult.InvalidText("must be one line without control characters")
 	}
 	o.From, o.To = o.From.UTC(), o.To.UTC()
 	return o, fields
@@ -327,39 +327,39 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, u roster.User
 		if (target.Role == consult.RoleCoordinator || target.Role == consult.RoleAdmin) && u.Role != consult.RoleAdmin {
 			return errForbidden("only an administrator changes a coordinator's or administrator's account")
 		}
-		fields := map[string]string{}
+		fields := map[string]consult.Problem{}
 		if target.Role != consult.RoleSpecialist {
 			for _, name := range []string{"specialties", "sub_specialties", "max_consults"} {
 				if slices.Contains(changed, name) {
-					fields[name] = "only a specialist has " + strings.ReplaceAll(name, "_", " ")
+					fields[name] = consult.NotAllowed("only a specialist has " + strings.ReplaceAll(name, "_", " "))
 				}
 			}
 		}
 		if body.Specialties != nil {
 			for _, slug := range *body.Specialties {
 				if !cur.HasSpecialty(slug) {
-					fields["specialties"] = fmt.Sprintf("unknown specialty %q", slug)
+					fields["specialties"] = consult.Unknown(fmt.Sprintf("unknown specialty %q", slug))
 				}
 			}
 		}
 		for name, list := range map[string]*[]string{"specialties": body.Specialties, "sub_specialties": body.SubSpecialties,
 			"languages": body.Languages} {
 			if list != nil && len(*list) > maxListItems {
-				fields[name] = fmt.Sprintf("at most %d entries", maxListItems)
+				fields[name] = consult.TooMany(maxListItems, "entries")
 			}
 		}
 		if body.Languages != nil {
 			for _, l := range *body.Languages {
 				if !consult.LanguageTag(strings.TrimSpace(l)) {
-					fields["languages"] = fmt.Sprintf("must be language tags such as ar or he (got %q)", l)
+					fields["languages"] = consult.Malformed(fmt.Sprintf("must be language tags such as ar or he (got %q)", l))
 				}
 			}
 		}
 		if body.Disabled != nil && *body.Disabled && id == u.ID {
-			fields["disabled"] = "you cannot disable your own account"
+			fields["disabled"] = consult.NotAllowed("you cannot disable your own account")
 		}
 		if len(fields) > 0 {
-			return &consult.Error{Code: consult.Invalid, Message: "the user change has invalid fields", Fields: fields}
+			return consult.InvalidFields("the user change has invalid fields", fields)
 		}
 		return nil
 	}
@@ -437,28 +437,28 @@ func (s *Server) putPolicies(w http.ResponseWriter, r *http.Request, u roster.Us
 		return
 	}
 	if body.Policies == nil {
-		apierror.Write(w, s.log, errInvalid("policies", "required (an empty list leaves the built-in defaults)"))
+		apierror.Write(w, s.log, errInvalid("policies", consult.RequiredNote("an empty list leaves the built-in defaults")))
 		return
 	}
 	if len(*body.Policies) > maxPolicies {
-		apierror.Write(w, s.log, errInvalid("policies", fmt.Sprintf("at most %d policies", maxPolicies)))
+		apierror.Write(w, s.log, errInvalid("policies", consult.TooMany(maxPolicies, "policies")))
 		return
 	}
 	policies := make([]roster.Policy, 0, len(*body.Policies))
-	fields := map[string]string{}
+	fields := map[string]consult.Problem{}
 	for i, p := range *body.Policies {
 		policy := roster.Policy{Specialty: p.Specialty, Urgency: p.Urgency, Repeat: p.Repeat, Steps: make([]roster.Step, 0, len(p.Steps))}
 		for j, st := range p.Steps {
 			wait, err := time.ParseDuration(st.Wait)
 			if err != nil {
-				fields[fmt.Sprintf("policies[%d].steps[%d].wait", i, j)] = "must be a duration such as 2m, 90s or 4h"
+				fields[fmt.Sprintf("policies[%d].steps[%d].wait", i, j)] = consult.Malformed("must be a duration such as 2m, 90s or 4h")
 			}
 			policy.Steps = append(policy.Steps, roster.Step{Target: st.Target, UserID: st.UserID, Wait: roster.Duration(wait), Parallel: st.Parallel})
 		}
 		policies = append(policies, policy)
 	}
 	if len(fields) > 0 {
-		apierror.Write(w, s.log, &consult.Error{Code: consult.Invalid, Message: "the policies have invalid fields", Fields: fields})
+		apierror.Write(w, s.log, consult.InvalidFields("the policies have invalid fields", fields))
 		return
 	}
 	next, ok := s.editRoster(w, r, asIs, func(cur *roster.Roster) (*roster.Roster, error) {
@@ -486,11 +486,11 @@ func (s *Server) putRedFlags(w http.ResponseWriter, r *http.Request, u roster.Us
 		return
 	}
 	if body.RedFlags == nil {
-		apierror.Write(w, s.log, errInvalid("red_flags", "required (an empty list removes every rule)"))
+		apierror.Write(w, s.log, errInvalid("red_flags", consult.RequiredNote("an empty list removes every rule")))
 		return
 	}
 	if len(*body.RedFlags) > maxRedFlags {
-		apierror.Write(w, s.log, errInvalid("red_flags", fmt.Sprintf("at most %d rules", maxRedFlags)))
+		apierror.Write(w, s.log, errInvalid("red_flags", consult.TooMany(maxRedFlags, "rules")))
 		return
 	}
 	next, ok := s.editRoster(w, r, asIs, func(cur *roster.Roster) (*roster.Roster, error) {
@@ -526,11 +526,11 @@ type boardEntry struct {
 func (s *Server) onCallBoard(w http.ResponseWriter, r *http.Request, _ roster.User) {
 	q := r.URL.Query()
 	from := s.now()
-	fields := map[string]string{}
+	fields := map[string]consult.Problem{}
 	if v := q.Get("from"); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
-			fields["from"] = "must be an RFC 3339 time such as 2026-03-27T00:00:00Z"
+			fields["from"] = consult.NotADate("must be an RFC 3339 time such as 2026-03-27T00:00:00Z")
 		}
 		from = t
 	}
@@ -538,12 +538,12 @@ func (s *Server) onCallBoard(w http.ResponseWriter, r *http.Request, _ roster.Us
 	if v := q.Get("days"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxBoardDays {
-			fields["days"] = fmt.Sprintf("must be a whole number from 1 to %d", maxBoardDays)
+			fields["days"] = consult.WholeNumberFrom(1, maxBoardDays)
 		}
 		days = n
 	}
 	if len(fields) > 0 {
-		apierror.Write(w, s.log, &consult.Error{Code: consult.Invalid, Message: "the board's period is invalid", Fields: fields})
+		apierror.Write(w, s.log, consult.InvalidFields("the board's period is invalid", fields))
 		return
 	}
 	from = from.UTC()

@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,18 +12,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/regionalconsult/broker/internal/testkit/apiclient"
+	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/roster"
 )
 
-// rosterCall sends a request and returns the status and, for a non-2xx answer, the error body.
-func rosterCall(t *testing.T, c *apiclient.Client, method, path string, body, out any) (int, *apiclient.Error) {
+// rosterCall sends a request and returns the status and, for a non-2xx answer, the error body
+// with its problems.
+func rosterCall(t *testing.T, c *apiclient.Client, method, path string, body, out any) (int, *apiError) {
 	t.Helper()
-	status, err := c.Do(t.Context(), method, path, body, nil, out)
-	var apiErr *apiclient.Error
-	if err != nil {
-		require.True(t, errors.As(err, &apiErr), "got %v, want an API answer", err)
-	}
-	return status, apiErr
+	return send(t, c, method, path, body, out)
 }
 
 type rosterAnswer struct {
@@ -147,16 +143,21 @@ func TestOnCallBoard(t *testing.T) {
 	assert.Equal(t, 7*24*time.Hour, week.To.Sub(week.From), "got a period of %v by default, want 7 days", week.To.Sub(week.From))
 	assert.WithinDuration(t, time.Now(), week.From, time.Minute, "got the default period starting %v, want now", week.From)
 
+	badDays := consult.Problem{Code: "out_of_range", Min: ptr(1.0), Max: ptr(14.0)}
+	badFrom := consult.Problem{Code: "not_a_date"}
 	for _, tt := range []struct {
 		query, field string
+		problem      consult.Problem
 	}{
-		{"days=0", "days"}, {"days=15", "days"}, {"days=seven", "days"}, {"days=-1", "days"},
-		{"from=yesterday", "from"}, {"from=2026-02-01", "from"},
+		{"days=0", "days", badDays}, {"days=15", "days", badDays}, {"days=seven", "days", badDays}, {"days=-1", "days", badDays},
+		{"from=yesterday", "from", badFrom}, {"from=2026-02-01", "from", badFrom},
 	} {
 		t.Run(tt.query, func(t *testing.T) {
 			status, apiErr := rosterCall(t, ref, http.MethodGet, "/api/v1/oncall/board?"+tt.query, nil, nil)
 			require.Equal(t, http.StatusBadRequest, status, "got %d, want 400", status)
 			assert.Contains(t, apiErr.Body.Error.Fields, tt.field, "got fields %v, want %s named", apiErr.Body.Error.Fields, tt.field)
+			got := apiErr.Body.Error.Problems[tt.field]
+			assert.Equal(t, tt.problem, got, "%s: got problem %+v, want %+v", tt.field, got, tt.problem)
 		})
 	}
 	status, _ = rosterCall(t, apiclient.New(s.url), http.MethodGet, "/api/v1/oncall/board", nil, nil)
@@ -225,30 +226,37 @@ func TestRosterScheduleEdit(t *testing.T) {
 		body   any
 		status int
 		fields map[string]string
+		codes  map[string]string
 	}{
 		{"handoff out of range", "pediatric-neurology", badLayer(func(l map[string]any) { l["handoff"] = "25:00" }), http.StatusBadRequest,
-			map[string]string{"primary.layers[0].handoff": "must be a time of day as HH:MM"}},
+			map[string]string{"primary.layers[0].handoff": "must be a time of day as HH:MM"},
+			map[string]string{"primary.layers[0].handoff": "invalid"}},
 		{"a coordinator as a member", "pediatric-neurology", badLayer(func(l map[string]any) { l["members"] = []string{"u-coord1"} }), http.StatusBadRequest,
-			map[string]string{"primary.layers[0].members[0]": "member u-coord1 is not a specialist"}},
+			map[string]string{"primary.layers[0].members[0]": "member u-coord1 is not a specialist"},
+			map[string]string{"primary.layers[0].members[0]": "invalid"}},
 		{"an unknown shift", "pediatric-neurology", badLayer(func(l map[string]any) { l["shift"] = "fortnightly" }), http.StatusBadRequest,
-			map[string]string{"primary.layers[0].shift": "must be daily, weekly or custom"}},
+			map[string]string{"primary.layers[0].shift": "must be daily, weekly or custom"},
+			map[string]string{"primary.layers[0].shift": "invalid"}},
 		{"a bad weekday", "pediatric-neurology", badLayer(func(l map[string]any) { l["restrict"] = map[string]any{"weekdays": []string{"funday"}} }),
-			http.StatusBadRequest, map[string]string{"primary.layers[0].restrict.weekdays[0]": "must be one of sun, mon, tue, wed, thu, fri, sat"}},
+			http.StatusBadRequest, map[string]string{"primary.layers[0].restrict.weekdays[0]": "must be one of sun, mon, tue, wed, thu, fri, sat"},
+			map[string]string{"primary.layers[0].restrict.weekdays[0]": "invalid"}},
 		{"shift_hours as text", "pediatric-neurology", badLayer(func(l map[string]any) { l["shift_hours"] = "12" }), http.StatusBadRequest,
-			map[string]string{"primary.layers.shift_hours": "must be a whole number"}},
+			map[string]string{"primary.layers.shift_hours": "must be a whole number"},
+			map[string]string{"primary.layers.shift_hours": "not_a_whole_number"}},
 		{"overrides in the body", "pediatric-neurology", map[string]any{"primary": map[string]any{"layers": []any{}, "overrides": []any{}}},
-			http.StatusBadRequest, map[string]string{"overrides": "unknown field"}},
+			http.StatusBadRequest, map[string]string{"overrides": "unknown field"}, map[string]string{"overrides": "unknown_field"}},
 		{"the old single-rotation form", "pediatric-neurology", map[string]any{"primary": map[string]any{"anchor": "2026-01-04"}},
-			http.StatusBadRequest, map[string]string{"anchor": "unknown field"}},
+			http.StatusBadRequest, map[string]string{"anchor": "unknown field"}, map[string]string{"anchor": "unknown_field"}},
 		{"no primary", "pediatric-neurology", map[string]any{"secondary": map[string]any{"layers": []any{}}}, http.StatusBadRequest,
-			map[string]string{"primary": "required"}},
-		{"an unknown specialty", "astrology", layers, http.StatusNotFound, nil},
+			map[string]string{"primary": "required"}, map[string]string{"primary": "required"}},
+		{"an unknown specialty", "astrology", layers, http.StatusNotFound, nil, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			status, apiErr := rosterCall(t, coord, http.MethodPut, "/api/v1/roster/schedules/"+tt.path, tt.body, nil)
 			require.Equal(t, tt.status, status, "got %d %v, want %d", status, apiErr, tt.status)
 			if tt.fields != nil {
 				assert.Equal(t, tt.fields, apiErr.Body.Error.Fields)
+				assert.Equal(t, tt.codes, apiErr.codes(), "got codes %v, want %v", apiErr.codes(), tt.codes)
 			}
 		})
 	}
@@ -311,29 +319,45 @@ func TestRosterOverrides(t *testing.T) {
 		return b
 	}
 	for _, tt := range []struct {
-		name   string
-		body   map[string]any
-		fields map[string]string
+		name    string
+		body    map[string]any
+		fields  map[string]string
+		problem consult.Problem // of the one field named
 	}{
-		{"unknown specialty", valid(func(b map[string]any) { b["specialty"] = "astrology" }), map[string]string{"specialty": "unknown specialty"}},
-		{"no specialty", valid(func(b map[string]any) { delete(b, "specialty") }), map[string]string{"specialty": "required"}},
-		{"unknown tier", valid(func(b map[string]any) { b["tier"] = "tertiary" }), map[string]string{"tier": "must be primary or secondary"}},
-		{"a referrer", valid(func(b map[string]any) { b["user_id"] = "u-referrer1" }), map[string]string{"user_id": "must name a specialist"}},
-		{"nobody", valid(func(b map[string]any) { b["user_id"] = "u-nobody" }), map[string]string{"user_id": "must name a specialist"}},
-		{"from not a time", valid(func(b map[string]any) { b["from"] = "tomorrow" }), map[string]string{"from": "must be an RFC 3339 time such as 2026-03-27T06:00:00Z"}},
-		{"to before from", valid(func(b map[string]any) { b["to"] = from.Add(-time.Minute).Format(time.RFC3339) }), map[string]string{"to": "must be after from"}},
+		{"unknown specialty", valid(func(b map[string]any) { b["specialty"] = "astrology" }), map[string]string{"specialty": "unknown specialty"},
+			consult.Problem{Code: "unknown"}},
+		{"no specialty", valid(func(b map[string]any) { delete(b, "specialty") }), map[string]string{"specialty": "required"},
+			consult.Problem{Code: "required"}},
+		{"unknown tier", valid(func(b map[string]any) { b["tier"] = "tertiary" }), map[string]string{"tier": "must be primary or secondary"},
+			consult.Problem{Code: "not_allowed"}},
+		{"a referrer", valid(func(b map[string]any) { b["user_id"] = "u-referrer1" }), map[string]string{"user_id": "must name a specialist"},
+			consult.Problem{Code: "unknown"}},
+		{"nobody", valid(func(b map[string]any) { b["user_id"] = "u-nobody" }), map[string]string{"user_id": "must name a specialist"},
+			consult.Problem{Code: "unknown"}},
+		{"from not a time", valid(func(b map[string]any) { b["from"] = "tomorrow" }), map[string]string{"from": "must be an RFC 3339 time such as 2026-03-27T06:00:00Z"},
+			consult.Problem{Code: "not_a_date"}},
+		{"to before from", valid(func(b map[string]any) { b["to"] = from.Add(-time.Minute).Format(time.RFC3339) }), map[string]string{"to": "must be after from"},
+			consult.Problem{Code: "invalid"}},
 		{"entirely past", valid(func(b map[string]any) {
 			b["from"], b["to"] = now.Add(-2*time.Hour).Format(time.RFC3339), now.Add(-time.Hour).Format(time.RFC3339)
-		}), map[string]string{"to": "must be in the future"}},
-		{"over a year", valid(func(b map[string]any) { b["to"] = from.AddDate(1, 1, 0).Format(time.RFC3339) }), map[string]string{"to": "an override lasts at most 366 days"}},
-		{"a reason with a control character", valid(func(b map[string]any) { b["reason"] = "swap\x1b[2J" }), map[string]string{"reason": "must be one line without control characters"}},
-		{"a long reason", valid(func(b map[string]any) { b["reason"] = strings.Repeat("r", 501) }), map[string]string{"reason": "must be at most 500 characters"}},
-		{"an id from the client", valid(func(b map[string]any) { b["id"] = "mine" }), map[string]string{"id": "unknown field"}},
+		}), map[string]string{"to": "must be in the future"}, consult.Problem{Code: "invalid"}},
+		{"over a year", valid(func(b map[string]any) { b["to"] = from.AddDate(1, 1, 0).Format(time.RFC3339) }), map[string]string{"to": "an override lasts at most 366 days"},
+			consult.Problem{Code: "invalid"}},
+		{"a reason with a control character", valid(func(b map[string]any) { b["reason"] = "swap\x1b[2J" }), map[string]string{"reason": "must be one line without control characters"},
+			consult.Problem{Code: "invalid_text"}},
+		{"a long reason", valid(func(b map[string]any) { b["reason"] = strings.Repeat("r", 501) }), map[string]string{"reason": "must be at most 500 characters"},
+			consult.Problem{Code: "too_long", Max: ptr(500.0)}},
+		{"an id from the client", valid(func(b map[string]any) { b["id"] = "mine" }), map[string]string{"id": "unknown field"},
+			consult.Problem{Code: "unknown_field"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			status, apiErr := rosterCall(t, coord, http.MethodPost, "/api/v1/roster/overrides", tt.body, nil)
 			require.Equal(t, http.StatusBadRequest, status, "got %d %v, want 400", status, apiErr)
 			assert.Equal(t, tt.fields, apiErr.Body.Error.Fields)
+			for field := range tt.fields {
+				got := apiErr.Body.Error.Problems[field]
+				assert.Equal(t, tt.problem, got, "%s: got problem %+v, want %+v", field, got, tt.problem)
+			}
 		})
 	}
 	status, _ = rosterCall(t, s.login("onc2"), http.MethodPost, "/api/v1/roster/overrides", valid(func(map[string]any) {}), nil)
@@ -398,36 +422,39 @@ func TestRosterUserPatch(t *testing.T) {
 		body   any
 		status int
 		fields map[string]string
+		codes  map[string]string
 	}{
 		{"an unknown specialty", coord, "u-onc1", map[string]any{"specialties": []string{"astrology"}}, http.StatusBadRequest,
-			map[string]string{"specialties": `unknown specialty "astrology"`}},
+			map[string]string{"specialties": `unknown specialty "astrology"`}, map[string]string{"specialties": "unknown"}},
 		{"max_consults too high", coord, "u-onc1", map[string]any{"max_consults": 99}, http.StatusBadRequest,
-			map[string]string{"max_consults": "must be 0 (the default, 3) to 50"}},
+			map[string]string{"max_consults": "must be 0 (the default, 3) to 50"}, map[string]string{"max_consults": "invalid"}},
 		{"max_consults negative", coord, "u-onc1", map[string]any{"max_consults": -1}, http.StatusBadRequest,
-			map[string]string{"max_consults": "must be 0 (the default, 3) to 50"}},
+			map[string]string{"max_consults": "must be 0 (the default, 3) to 50"}, map[string]string{"max_consults": "invalid"}},
 		{"max_consults as text", coord, "u-onc1", map[string]any{"max_consults": "5"}, http.StatusBadRequest,
-			map[string]string{"max_consults": "must be a whole number"}},
+			map[string]string{"max_consults": "must be a whole number"}, map[string]string{"max_consults": "not_a_whole_number"}},
 		{"a language that is not a tag", coord, "u-onc1", map[string]any{"languages": []string{"en", "Hebrew!"}}, http.StatusBadRequest,
-			map[string]string{"languages": `must be language tags such as ar or he (got "Hebrew!")`}},
+			map[string]string{"languages": `must be language tags such as ar or he (got "Hebrew!")`}, map[string]string{"languages": "malformed"}},
 		{"sub-specialties of a referrer", coord, "u-referrer1", map[string]any{"sub_specialties": []string{"x"}}, http.StatusBadRequest,
-			map[string]string{"sub_specialties": "only a specialist has sub specialties"}},
+			map[string]string{"sub_specialties": "only a specialist has sub specialties"}, map[string]string{"sub_specialties": "not_allowed"}},
 		{"max_consults of a referrer", coord, "u-referrer1", map[string]any{"max_consults": 2}, http.StatusBadRequest,
-			map[string]string{"max_consults": "only a specialist has max consults"}},
-		{"disabling oneself", coord, "u-coord1", map[string]any{"disabled": true}, http.StatusForbidden, nil},
+			map[string]string{"max_consults": "only a specialist has max consults"}, map[string]string{"max_consults": "not_allowed"}},
+		{"disabling oneself", coord, "u-coord1", map[string]any{"disabled": true}, http.StatusForbidden, nil, nil},
 		{"an administrator disabling themself", admin, "u-admin1", map[string]any{"disabled": true}, http.StatusBadRequest,
-			map[string]string{"disabled": "you cannot disable your own account"}},
-		{"changing the role", coord, "u-onc1", map[string]any{"role": "admin"}, http.StatusBadRequest, map[string]string{"role": "unknown field"}},
-		{"nothing to change", coord, "u-onc1", map[string]any{}, http.StatusBadRequest, nil},
-		{"only nulls", coord, "u-onc1", map[string]any{"disabled": nil}, http.StatusBadRequest, nil},
-		{"an unknown user", coord, "u-nobody", map[string]any{"disabled": true}, http.StatusNotFound, nil},
-		{"a specialist", s.login("onc1"), "u-onc1", map[string]any{"max_consults": 9}, http.StatusForbidden, nil},
-		{"a referrer", s.login("referrer1"), "u-referrer1", map[string]any{"languages": []string{"ar"}}, http.StatusForbidden, nil},
+			map[string]string{"disabled": "you cannot disable your own account"}, map[string]string{"disabled": "not_allowed"}},
+		{"changing the role", coord, "u-onc1", map[string]any{"role": "admin"}, http.StatusBadRequest, map[string]string{"role": "unknown field"},
+			map[string]string{"role": "unknown_field"}},
+		{"nothing to change", coord, "u-onc1", map[string]any{}, http.StatusBadRequest, nil, nil},
+		{"only nulls", coord, "u-onc1", map[string]any{"disabled": nil}, http.StatusBadRequest, nil, nil},
+		{"an unknown user", coord, "u-nobody", map[string]any{"disabled": true}, http.StatusNotFound, nil, nil},
+		{"a specialist", s.login("onc1"), "u-onc1", map[string]any{"max_consults": 9}, http.StatusForbidden, nil, nil},
+		{"a referrer", s.login("referrer1"), "u-referrer1", map[string]any{"languages": []string{"ar"}}, http.StatusForbidden, nil, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			status, apiErr := rosterCall(t, tt.client, http.MethodPatch, "/api/v1/roster/users/"+tt.id, tt.body, nil)
 			require.Equal(t, tt.status, status, "got %d %v, want %d", status, apiErr, tt.status)
 			if tt.fields != nil {
 				assert.Equal(t, tt.fields, apiErr.Body.Error.Fields)
+				assert.Equal(t, tt.codes, apiErr.codes(), "got codes %v, want %v", apiErr.codes(), tt.codes)
 			}
 		})
 	}
@@ -470,25 +497,34 @@ func TestRosterPolicies(t *testing.T) {
 		name   string
 		body   any
 		fields map[string]string
+		codes  map[string]string
 	}{
-		{"a wait in words", step(map[string]any{"target": "primary", "wait": "soon"}), map[string]string{"policies[0].steps[0].wait": "must be a duration such as 2m, 90s or 4h"}},
-		{"a wait as a number", step(map[string]any{"target": "primary", "wait": 120}), map[string]string{"policies.steps.wait": "must be a string"}},
-		{"a zero wait", step(map[string]any{"target": "primary", "wait": "0s"}), map[string]string{"policies[0].steps[0].wait": "must be more than 0 and at most 7 days (168h)"}},
-		{"a wait over a week", step(map[string]any{"target": "primary", "wait": "200h"}), map[string]string{"policies[0].steps[0].wait": "must be more than 0 and at most 7 days (168h)"}},
-		{"an unknown target", step(map[string]any{"target": "chief", "wait": "1m"}), map[string]string{"policies[0].steps[0].target": "must be primary, secondary, specialty, person or coordinators"}},
+		{"a wait in words", step(map[string]any{"target": "primary", "wait": "soon"}), map[string]string{"policies[0].steps[0].wait": "must be a duration such as 2m, 90s or 4h"},
+			map[string]string{"policies[0].steps[0].wait": "malformed"}},
+		{"a wait as a number", step(map[string]any{"target": "primary", "wait": 120}), map[string]string{"policies.steps.wait": "must be a string"},
+			map[string]string{"policies.steps.wait": "malformed"}},
+		{"a zero wait", step(map[string]any{"target": "primary", "wait": "0s"}), map[string]string{"policies[0].steps[0].wait": "must be more than 0 and at most 7 days (168h)"},
+			map[string]string{"policies[0].steps[0].wait": "invalid"}},
+		{"a wait over a week", step(map[string]any{"target": "primary", "wait": "200h"}), map[string]string{"policies[0].steps[0].wait": "must be more than 0 and at most 7 days (168h)"},
+			map[string]string{"policies[0].steps[0].wait": "invalid"}},
+		{"an unknown target", step(map[string]any{"target": "chief", "wait": "1m"}), map[string]string{"policies[0].steps[0].target": "must be primary, secondary, specialty, person or coordinators"},
+			map[string]string{"policies[0].steps[0].target": "invalid"}},
 		{"a person step naming a referrer", step(map[string]any{"target": "person", "user_id": "u-referrer1", "wait": "1m"}),
-			map[string]string{"policies[0].steps[0].user_id": `must name a specialist (got "u-referrer1")`}},
+			map[string]string{"policies[0].steps[0].user_id": `must name a specialist (got "u-referrer1")`}, map[string]string{"policies[0].steps[0].user_id": "invalid"}},
 		{"a parallel primary step", step(map[string]any{"target": "primary", "wait": "1m", "parallel": true}),
-			map[string]string{"policies[0].steps[0].parallel": "only a specialty step runs in parallel"}},
+			map[string]string{"policies[0].steps[0].parallel": "only a specialty step runs in parallel"}, map[string]string{"policies[0].steps[0].parallel": "invalid"}},
 		{"repeat 11", map[string]any{"policies": []map[string]any{{"repeat": 11, "steps": []map[string]any{{"target": "primary", "wait": "1m"}}}}},
-			map[string]string{"policies[0].repeat": "must be 0 to 10"}},
-		{"no steps", map[string]any{"policies": []map[string]any{{"urgency": "urgent", "steps": []any{}}}}, map[string]string{"policies[0].steps": "a policy has 1 to 20 steps"}},
-		{"no policies key", map[string]any{}, map[string]string{"policies": "required (an empty list leaves the built-in defaults)"}},
+			map[string]string{"policies[0].repeat": "must be 0 to 10"}, map[string]string{"policies[0].repeat": "invalid"}},
+		{"no steps", map[string]any{"policies": []map[string]any{{"urgency": "urgent", "steps": []any{}}}}, map[string]string{"policies[0].steps": "a policy has 1 to 20 steps"},
+			map[string]string{"policies[0].steps": "invalid"}},
+		{"no policies key", map[string]any{}, map[string]string{"policies": "required (an empty list leaves the built-in defaults)"},
+			map[string]string{"policies": "required"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			status, apiErr := rosterCall(t, coord, http.MethodPut, "/api/v1/roster/policies", tt.body, nil)
 			require.Equal(t, http.StatusBadRequest, status, "got %d %v, want 400", status, apiErr)
 			assert.Equal(t, tt.fields, apiErr.Body.Error.Fields)
+			assert.Equal(t, tt.codes, apiErr.codes(), "got codes %v, want %v", apiErr.codes(), tt.codes)
 		})
 	}
 	status, _ = rosterCall(t, s.login("onc1"), http.MethodPut, "/api/v1/roster/policies", body, nil)
@@ -539,26 +575,31 @@ func TestRosterRedFlags(t *testing.T) {
 		name   string
 		body   any
 		fields map[string]string
+		codes  map[string]string
 	}{
 		{"an unknown field", rule(func(r map[string]any) { r["when"] = []map[string]any{{"field": "height_cm", "op": "lt", "value": 40}} }),
-			map[string]string{"red_flags[0].when[0].field": `pediatric-surgery has no form field "height_cm"`}},
+			map[string]string{"red_flags[0].when[0].field": `pediatric-surgery has no form field "height_cm"`}, map[string]string{"red_flags[0].when[0].field": "invalid"}},
 		{"a number compared with text", rule(func(r map[string]any) {
 			r["when"] = []map[string]any{{"field": "weight_kg", "op": "lt", "value": "2.5"}}
 		}),
-			map[string]string{"red_flags[0].when[0].value": "must be a number"}},
+			map[string]string{"red_flags[0].when[0].value": "must be a number"}, map[string]string{"red_flags[0].when[0].value": "invalid"}},
 		{"an unknown operator", rule(func(r map[string]any) {
 			r["when"] = []map[string]any{{"field": "weight_kg", "op": "below", "value": 2}}
 		}),
-			map[string]string{"red_flags[0].when[0].op": "must be eq, ne, lt, le, gt or ge"}},
-		{"a routine rule", rule(func(r map[string]any) { r["urgency"] = "routine" }), map[string]string{"red_flags[0].urgency": "must be emergent or urgent"}},
-		{"an unknown specialty", rule(func(r map[string]any) { r["specialty"] = "astrology" }), map[string]string{"red_flags[0].specialty": `unknown specialty "astrology"`}},
-		{"no red_flags key", map[string]any{"rules": []any{}}, map[string]string{"rules": "unknown field"}},
-		{"a missing red_flags key", map[string]any{}, map[string]string{"red_flags": "required (an empty list removes every rule)"}},
+			map[string]string{"red_flags[0].when[0].op": "must be eq, ne, lt, le, gt or ge"}, map[string]string{"red_flags[0].when[0].op": "invalid"}},
+		{"a routine rule", rule(func(r map[string]any) { r["urgency"] = "routine" }), map[string]string{"red_flags[0].urgency": "must be emergent or urgent"},
+			map[string]string{"red_flags[0].urgency": "invalid"}},
+		{"an unknown specialty", rule(func(r map[string]any) { r["specialty"] = "astrology" }), map[string]string{"red_flags[0].specialty": `unknown specialty "astrology"`},
+			map[string]string{"red_flags[0].specialty": "invalid"}},
+		{"no red_flags key", map[string]any{"rules": []any{}}, map[string]string{"rules": "unknown field"}, map[string]string{"rules": "unknown_field"}},
+		{"a missing red_flags key", map[string]any{}, map[string]string{"red_flags": "required (an empty list removes every rule)"},
+			map[string]string{"red_flags": "required"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			status, apiErr := rosterCall(t, admin, http.MethodPut, "/api/v1/roster/red-flags", tt.body, nil)
 			require.Equal(t, http.StatusBadRequest, status, "got %d %v, want 400", status, apiErr)
 			assert.Equal(t, tt.fields, apiErr.Body.Error.Fields)
+			assert.Equal(t, tt.codes, apiErr.codes(), "got codes %v, want %v", apiErr.codes(), tt.codes)
 		})
 	}
 	status, _ = rosterCall(t, s.login("referrer1"), http.MethodPut, "/api/v1/roster/red-flags", map[string]any{"red_flags": []any{}}, nil)

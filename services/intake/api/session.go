@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -17,8 +18,8 @@ import (
 
 func errForbidden(msg string) error { return consult.Errorf(consult.Forbidden, "%s", msg) }
 func errNotFound(msg string) error  { return consult.Errorf(consult.NotFound, "%s", msg) }
-func errInvalid(field, problem string) error {
-	return &consult.Error{Code: consult.Invalid, Message: field + " " + problem, Fields: map[string]string{field: problem}}
+func errInvalid(field string, p consult.Problem) error {
+	return consult.InvalidFields(field+" "+p.Message, map[string]consult.Problem{field: p})
 }
 
 // authed runs h with the session's user, or answers 401.
@@ -58,15 +59,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, s.log, err)
 		return
 	}
-	fields := map[string]string{}
-	if req.Username == "" || len(req.Username) > 128 {
-		fields["username"] = "required, at most 128 characters"
+	fields := map[string]consult.Problem{}
+	if p, bad := credentialProblem(req.Username, 128); bad {
+		fields["username"] = p
 	}
-	if req.Password == "" || len(req.Password) > 256 {
-		fields["password"] = "required, at most 256 characters"
+	if p, bad := credentialProblem(req.Password, 256); bad {
+		fields["password"] = p
 	}
 	if len(fields) > 0 {
-		apierror.Write(w, s.log, &consult.Error{Code: consult.Invalid, Message: "username and password are required", Fields: fields})
+		apierror.Write(w, s.log, consult.InvalidFields("username and password are required", fields))
 		return
 	}
 	// Every attempt takes from the budgets before the password is checked, so concurrent
@@ -97,6 +98,22 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: session.CookieName, Value: token, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: s.cfg.SecureCookies || r.TLS != nil})
 	apierror.WriteJSON(w, http.StatusOK, map[string]any{"user": u})
+}
+
+// credentialProblem is what is wrong with a username or password that must be given and at most
+// most bytes long: required or too_long, both with the one sentence the API has always given.
+func credentialProblem(v string, most int) (consult.Problem, bool) {
+	var p consult.Problem
+	switch {
+	case v == "":
+		p = consult.Required()
+	case len(v) > most:
+		p = consult.TooLong(most)
+	default:
+		return p, false
+	}
+	p.Message = fmt.Sprintf("required, at most %d characters", most)
+	return p, true
 }
 
 // clientAddr is the address a request came from: the connection's peer, or behind a trusted

@@ -312,8 +312,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if resume {
 		after, err = strconv.ParseUint(v[0], 10, 64)
 		if err != nil {
-			apierror.Write(w, g.log, &consult.Error{Code: consult.Invalid, Message: "after must be a sequence number",
-				Fields: map[string]string{"after": "must be a whole number"}})
+			apierror.Write(w, g.log, consult.InvalidFields("after must be a sequence number",
+				map[string]consult.Problem{"after": consult.NotAWholeNumber()}))
 			return
 		}
 	}

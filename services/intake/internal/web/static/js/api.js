@@ -1,6 +1,8 @@
 // The HTTP client: same-origin JSON; failures throw ApiError with the server's
-// {error: {code, message, fields}}. Endpoints that answer 404 "no such endpoint"
-// are remembered as missing, so their screens hide the feature.
+// {error: {code, message, fields, problems}}: for an invalid request, fields gives each
+// field at fault an English sentence and problems the same fields a code with its bounds
+// ({code: 'too_long', max: 2000}; see codes.js and i18n.js problemText). Endpoints that
+// answer 404 "no such endpoint" are remembered as missing, so their screens hide the feature.
 import { strings } from './i18n.js';
 
 export class ApiError extends Error {
@@ -9,7 +11,8 @@ export class ApiError extends Error {
     super(e.message || (status ? strings.genericError : strings.networkError));
     this.status = status; // 0: no answer at all (the request may still have arrived)
     this.code = e.code || '';
-    this.fields = e.fields || {};
+    this.fields = e.fields || {}; // field → the server's English sentence
+    this.problems = e.problems || {}; // field → {code, min, max, allowed}
     this.retryAfter = Number(retryAfter) || 0; // seconds
     this.timedOut = !!timedOut;
     this.server = e.message || ''; // the server's own words, in English

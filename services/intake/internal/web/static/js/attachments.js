@@ -115,7 +115,9 @@ async function send(entry) {
         continue;
       }
       if (!available()) { removeFile(entry.lid); throw e; }
-      fail(entry, e.status === 413 ? S.files.tooBig : e.fields?.file ? problemText(e.fields.file) : errorText(e));
+      const p = e.problems?.file;
+      fail(entry, e.status === 413 ? S.files.tooBig : p?.code === 'not_allowed' ? S.files.badType
+        : e.fields?.file ? problemText(p, e.fields.file) : errorText(e));
       throw e;
     }
   }

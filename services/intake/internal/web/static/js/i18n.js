@@ -4,6 +4,7 @@
 import en from './i18n/en.js';
 import ar from './i18n/ar.js';
 import he from './i18n/he.js';
+import { PROBLEM_CODES } from './codes.js';
 
 export const TABLES = { ar, he, en };
 export const LOCALES = ['ar', 'he', 'en'];
@@ -102,25 +103,39 @@ export function languageName(code) {
   if (strings.languages[code]) return strings.languages[code];
   try { return new Intl.DisplayNames([current], { type: 'language' }).of(code) || code; } catch { return String(code || ''); }
 }
-// problemText words a server's problem with one field ("required", "must be at most 50")
-// in the interface's language where it is known; else the server's words, marked as such.
-export function problemText(p) {
-  const v = strings.v;
-  p = String(p || '');
-  let m;
-  if (p === 'required') return v.required;
-  if (p === 'unknown field') return v.unknownField;
-  if (p === 'too short') return v.tooShort;
-  if ((m = /^must be at most (\d+) characters$/.exec(p))) return t(v.maxLength, { max: num(m[1]) });
-  if ((m = /^must be between (-?[\d.]+) and (-?[\d.]+)$/.exec(p))) return t(v.range, { min: num(m[1]), max: num(m[2]) });
-  if ((m = /^must be at least (-?[\d.e+]+)$/.exec(p))) return t(v.min, { min: num(m[1]) });
-  if ((m = /^must be at most (-?[\d.e+]+)$/.exec(p))) return t(v.max, { max: num(m[1]) });
-  if (/^must be a (finite )?number$/.test(p)) return v.number;
-  if (/^must be a date/.test(p)) return v.date;
-  if (/^must be one of |^must be true or false$|^unknown (specialty|status)$|^must be a BCP 47/.test(p)) return v.choice;
-  if (/control characters/.test(p)) return v.control;
-  if (/PDF, JPEG or PNG/.test(p)) return strings.files.badType;
-  return current === 'en' ? p : t(v.server, { problem: p });
+// problemWords words each problem code of the API (codes.js PROBLEM_CODES) from the string
+// table v and the problem's bounds p; null, or a bound missing, leaves the server's sentence.
+const bound = (x) => (typeof x === 'number' && Number.isFinite(x) ? num(x) : null);
+const within = (template, vars) => (Object.values(vars).every((x) => x !== null) ? t(template, vars) : null);
+const problemWords = {
+  required: (v) => v.required,
+  unknown_field: (v) => v.unknownField,
+  unknown: (v) => v.unknown,
+  not_allowed: (v, p) => (Array.isArray(p.allowed) && p.allowed.length ? v.choice : v.notAllowed),
+  malformed: (v) => v.malformed,
+  invalid_text: (v) => v.control,
+  not_a_number: (v) => v.number,
+  not_a_whole_number: (v) => v.whole,
+  not_a_date: (v) => v.date,
+  too_short: (v) => v.tooShort,
+  too_long: (v, p) => within(v.maxLength, { max: bound(p.max) }),
+  too_many: (v, p) => within(v.tooMany, { max: bound(p.max) }),
+  too_small: (v, p) => within(v.min, { min: bound(p.min) }),
+  too_large: (v, p) => within(v.max, { max: bound(p.max) }),
+  out_of_range: (v, p) => within(v.range, { min: bound(p.min), max: bound(p.max) }),
+  invalid: () => null,
+};
+const knownProblems = new Set(PROBLEM_CODES);
+
+// problemText words a server's problem with one field ({code: 'too_long', max: 2000}, from
+// an answer's `problems`) in the interface's language; a code it does not know falls back to
+// message, the server's English sentence for the field (from `fields`), marked as such.
+export function problemText(problem, message) {
+  const p = problem && typeof problem === 'object' ? problem : {};
+  const words = knownProblems.has(p.code) && Object.hasOwn(problemWords, p.code) ? problemWords[p.code](strings.v, p) : null;
+  if (words) return words;
+  const text = String(message ?? '');
+  return current === 'en' || !text ? text : t(strings.v.server, { problem: text });
 }
 export function fullDateTime(iso) {
   const d = date(iso);

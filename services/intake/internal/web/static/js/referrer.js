@@ -35,7 +35,7 @@ A.setSaveHook(() => {
 // send is this tab's submission; it outlives the form, so leaving the page does not stop a
 // retry, but not the session: endDraftSession stops it. user: whose it is.
 // gen counts phase changes: a render may miss a phase that came and went in between.
-const IDLE = { user: '', active: false, phase: 'idle', text: '', fields: {}, local: false, error: null, nextTry: 0 };
+const IDLE = { user: '', active: false, phase: 'idle', text: '', fields: {}, problems: {}, local: false, error: null, nextTry: 0 };
 const send = { ...IDLE, gen: 0 };
 const setSend = (s) => { Object.assign(send, s); if (s.phase) send.gen++; changed(); };
 let run = 0; // the current loop's ticket; a loop whose ticket is no longer current stops
@@ -82,7 +82,7 @@ async function sendLoop(me, live) {
       const failed = A.files.filter((f) => f.state === 'failed');
       if (failed.length) {
         saveDraftOf(me.id, { ...d, pending: false });
-        setSend({ active: false, phase: 'error', text: F.fixErrors, local: true, fields: { attachments: failed.map((f) => `${f.name}: ${f.error}`).join('; ') } });
+        setSend({ active: false, phase: 'error', text: F.fixErrors, local: true, problems: {}, fields: { attachments: failed.map((f) => `${f.name}: ${f.error}`).join('; ') } });
         return;
       }
       const body = { ...d.body };
@@ -110,7 +110,7 @@ async function sendLoop(me, live) {
         // A definite refusal created nothing: the next try is a new request with a new key.
         const { key, sent, unsure, ...rest } = loadDraftOf(me.id);
         saveDraftOf(me.id, { ...rest, pending: false });
-        if (live()) setSend({ active: false, phase: 'error', fields: e.fields, error: Object.keys(e.fields).length ? null : e, text: F.fixErrors });
+        if (live()) setSend({ active: false, phase: 'error', fields: e.fields, problems: e.problems, error: Object.keys(e.fields).length ? null : e, text: F.fixErrors });
         return;
       }
       // No answer at all: the request may have been stored and only the answer lost.
@@ -340,21 +340,23 @@ export function newConsultView(root) {
     }
   }
   // showErrors marks each field the server (or the client check) named, and focuses
-  // the first; it returns what no field shows.
-  function showErrors(errs, server) {
+  // the first; it returns what no field shows. The server's are worded from problems
+  // (its codes), with the English sentences of errs as the fallback.
+  function showErrors(errs, server, problems = {}) {
     const rest = { ...errs };
+    const say = (k) => (server ? problemText(problems[k], rest[k]) : rest[k]);
     let first = null;
     for (const el of controls()) {
       const key = [el.name, el.name.split('.').pop()].find((k) => k in rest);
-      setFieldError(el, key ? (server ? problemText(rest[key]) : rest[key]) : '');
+      setFieldError(el, key ? say(key) : '');
       if (key) { first = first || el; delete rest[key]; }
     }
     const fileKeys = Object.keys(rest).filter((k) => k === 'attachments' || k.startsWith('attachments.') || k.startsWith('attachments['));
-    setFieldError(files.input, fileKeys.map((k) => (server ? problemText(rest[k]) : rest[k])).join('; '));
+    setFieldError(files.input, fileKeys.map(say).join('; '));
     for (const k of fileKeys) delete rest[k];
     if (fileKeys.length) first = first || files.input;
     first?.focus();
-    return Object.entries(rest).map(([k, v]) => ` ${k}: ${problemText(v)}`).join(';');
+    return Object.keys(rest).map((k) => ` ${k}: ${problemText(problems[k], rest[k])}`).join(';');
   }
 
   fill(draft0.values || {});
@@ -418,7 +420,7 @@ export function newConsultView(root) {
     files.update(locked);
     syncDateHints();
     if (mine && send.gen !== shown) {
-      extra = send.phase === 'error' ? showErrors(send.fields, !send.local) : '';
+      extra = send.phase === 'error' ? showErrors(send.fields, !send.local, send.problems) : '';
       if (send.phase === 'done') { fill({}); showErrors({}); renderDetails(''); send.phase = 'idle'; }
       shown = send.gen;
     }

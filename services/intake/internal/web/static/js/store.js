@@ -2,6 +2,7 @@
 // HTTP at once and kept current by the live stream), display names, specialties.
 import { api, enc, isMissing } from './api.js';
 import { strings, localized } from './i18n.js';
+import { CLOSE } from './codes.js';
 
 export const state = { me: null, profile: null, consults: new Map(), specialties: [], conn: 'offline', loaded: false };
 export const OPEN = (c) => c.status !== 'completed' && c.status !== 'cancelled';
@@ -217,11 +218,11 @@ export function connect() {
   sock.onclose = (e) => {
     if (ws !== sock) return;
     ws = null;
-    if (e.code === 4001) { setConn('offline'); sessionEnded(); return; }
+    if (e.code === CLOSE.sessionEnded) { setConn('offline'); sessionEnded(); return; }
     setConn('reconnecting');
-    // 4009: `after` is older than the history the server replays. Reload over HTTP,
+    // historyGone: `after` is older than the history the server replays. Reload over HTTP,
     // then resume without `after` (whose lists load again once open, closing the gap).
-    if (e.code === 4009 && after) {
+    if (e.code === CLOSE.historyGone && after) {
       sessionStorage.removeItem(seqKey());
       resyncing = true;
       const me = state.me;
@@ -229,7 +230,7 @@ export function connect() {
         .finally(() => { if (state.me && state.me.id === me?.id && !ws) connect(); });
       return;
     }
-    // 1012 (restart), 4008 (too slow) and plain drops resume with `after`, backing off.
+    // CLOSE.restart, CLOSE.slow (fell behind) and plain drops resume with `after`, backing off.
     // A refused upgrade looks like any drop; a session check tells an expired login apart.
     if (++failures >= 2) api('GET', '/api/v1/session').catch((err) => err.status === 401 && sessionEnded());
     retryTimer = setTimeout(connect, Math.min(15000, backoff * (0.75 + Math.random() / 2)));
@@ -241,7 +242,7 @@ export function disconnect() {
   clearTimeout(retryTimer);
   const sock = ws;
   ws = null;
-  sock?.close(1000);
+  sock?.close(CLOSE.normal);
   backoff = 500;
   failures = 0;
   resyncing = false;

@@ -50,7 +50,11 @@ export default {
     "date": "Enter a valid date.",
     "choice": "Choose one of the options.",
     "server": "Not accepted: {problem}",
-    "unknownField": "This field is not part of the form."
+    "unknownField": "This field is not part of the form.",
+    "unknown": "Not known here, or no longer available. Please choose again.",
+    "notAllowed": "This value is not allowed here.",
+    "malformed": "This value is not in the expected format.",
+    "tooMany": "Too many: at most {max}."
   },
   "form": {
     "waitingUnsure": "Not confirmed yet: the connection broke before the hospital answered. The request may already have arrived. It will be sent again automatically, and it cannot arrive twice.",
