@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/regionalconsult/broker/pkg/event"
+	"github.com/regionalconsult/broker/pkg/problem"
 )
 
 // Cancel withdraws the consult; the referring clinic or a coordinator may.
@@ -47,7 +48,7 @@ func (c *Consult) ChangeUrgency(a Actor, urgency, reason string, acceptBy, recom
 		return event.Event{}, err
 	}
 	if !slices.Contains(Urgencies, urgency) {
-		return event.Event{}, InvalidFields("unknown urgency", map[string]Problem{"urgency": OneOf(Urgencies...)})
+		return event.Event{}, InvalidFields("unknown urgency", map[string]problem.Problem{"urgency": problem.OneOf(Urgencies...)})
 	}
 	if urgency == c.Urgency {
 		return event.Event{}, Errorf(Conflict, "the consult is already %s", urgency)
@@ -85,7 +86,7 @@ func (c *Consult) Snooze(a Actor, until time.Time, reason string, now time.Time)
 		return event.Event{}, Errorf(Conflict, "only an escalated consult can be snoozed; this one is %s", c.Status)
 	}
 	if !until.After(now) || until.Sub(now) > MaxSnooze {
-		return event.Event{}, InvalidFields("a snooze lasts from a minute to a day", map[string]Problem{"minutes": OutOfRange(1, 1440)})
+		return event.Event{}, InvalidFields("a snooze lasts from a minute to a day", map[string]problem.Problem{"minutes": problem.OutOfRange(1, 1440)})
 	}
 	e := c.next(event.Snoozed, a.ID, now)
 	e.Until, e.Reason = until.UTC(), reason

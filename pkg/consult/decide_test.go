@@ -11,6 +11,7 @@ import (
 
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/event"
+	"github.com/regionalconsult/broker/pkg/problem"
 )
 
 // idt is a zone other than UTC, so the tests see decisions stamp events in UTC.
@@ -50,7 +51,7 @@ func runDecisions(t *testing.T, tests []decision) {
 					problems := ce.FieldProblems()
 					for field := range tt.fields {
 						if assert.Contains(t, problems, field, "got problems %v, want %s named", problems, field) {
-							assert.Contains(t, consult.ProblemCodes, problems[field].Code, "%s: got code %q, want one of the API's", field, problems[field].Code)
+							assert.Contains(t, problem.Codes, problems[field].Code, "%s: got code %q, want one of the API's", field, problems[field].Code)
 						}
 					}
 				}

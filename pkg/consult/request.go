@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/regionalconsult/broker/pkg/event"
+	"github.com/regionalconsult/broker/pkg/problem"
 )
 
 // Limits on what a referrer may submit.
@@ -55,7 +56,7 @@ type Policy struct {
 	KnownSpecialty func(slug string) bool
 	// CheckDetails checks answers against the specialty's form, returning them cleaned and the
 	// fields at fault ("details.<key>") with their problems. Nil accepts no details.
-	CheckDetails func(specialty string, details map[string]any) (map[string]any, map[string]Problem)
+	CheckDetails func(specialty string, details map[string]any) (map[string]any, map[string]problem.Problem)
 	// Triage applies the red-flag rules: the urgency they raise the consult to, and why, each
 	// reason by language ("en" always). Nil raises nothing.
 	Triage func(specialty, urgency string, details map[string]any) (string, []map[string]string)
@@ -71,33 +72,33 @@ func Submit(a Actor, d Draft, id, idempotencyKey string, p Policy, now time.Time
 	if a.Role != RoleReferrer || a.ClinicID == "" {
 		return event.Event{}, Errorf(Forbidden, "only a referring physician of a clinic may request a consult")
 	}
-	f := map[string]Problem{}
+	f := map[string]problem.Problem{}
 	if d.Urgency == "" {
-		f["urgency"] = Required()
+		f["urgency"] = problem.Required()
 	} else if !slices.Contains(Urgencies, d.Urgency) {
-		f["urgency"] = OneOf(Urgencies...)
+		f["urgency"] = problem.OneOf(Urgencies...)
 	}
 	if d.Specialty == "" {
-		f["specialty"] = Required()
+		f["specialty"] = problem.Required()
 	} else if !p.KnownSpecialty(d.Specialty) {
-		f["specialty"] = Unknown("unknown specialty")
+		f["specialty"] = problem.Unknown("unknown specialty")
 	}
 	var patient event.Patient
 	if d.Patient == nil {
-		f["patient"] = Required()
+		f["patient"] = problem.Required()
 	} else {
 		switch age := d.Patient.AgeYears; {
 		case age == nil:
-			f["patient.age_years"] = Required()
+			f["patient.age_years"] = problem.Required()
 		case *age < 0 || *age > MaxAge:
-			f["patient.age_years"] = OutOfRange(0, MaxAge)
+			f["patient.age_years"] = problem.OutOfRange(0, MaxAge)
 		default:
 			patient.AgeYears = *age
 		}
 		if d.Patient.Sex == "" {
-			f["patient.sex"] = Required()
+			f["patient.sex"] = problem.Required()
 		} else if !slices.Contains(Sexes, d.Patient.Sex) {
-			f["patient.sex"] = OneOf(Sexes...)
+			f["patient.sex"] = problem.OneOf(Sexes...)
 		}
 		patient.Sex = d.Patient.Sex
 		patient.Reference = strings.TrimSpace(d.Patient.Reference)
@@ -108,12 +109,12 @@ func Submit(a Actor, d Draft, id, idempotencyKey string, p Policy, now time.Time
 	summary := strings.TrimSpace(d.Summary)
 	checkText(f, "summary", summary, 0, MaxSummary)
 	if d.Language != "" && !LanguageTag(d.Language) {
-		f["language"] = Malformed("must be a BCP 47 language tag such as ar, he or en")
+		f["language"] = problem.Malformed("must be a BCP 47 language tag such as ar, he or en")
 	}
 	var details map[string]any
 	if len(d.Details) > 0 {
 		if _, badSpecialty := f["specialty"]; p.CheckDetails == nil || badSpecialty {
-			f["details"] = NotAllowed("this specialty takes no details")
+			f["details"] = problem.NotAllowed("this specialty takes no details")
 		} else {
 			clean, bad := p.CheckDetails(d.Specialty, d.Details)
 			for k, v := range bad {
@@ -161,27 +162,27 @@ func SLAFor(urgency string, from time.Time, acceptWithin, recommendWithin map[st
 // CheckText validates free text for a field: its length in characters between least and most,
 // valid UTF-8 and no control characters other than line breaks and tabs. It returns the problem
 // and true, or false when there is none.
-func CheckText(s string, least, most int) (Problem, bool) {
+func CheckText(s string, least, most int) (problem.Problem, bool) {
 	n := utf8.RuneCountInString(s)
 	switch {
 	case !utf8.ValidString(s):
-		return InvalidText("must be valid UTF-8 text"), true
+		return problem.InvalidText("must be valid UTF-8 text"), true
 	case n < least && n == 0:
-		return Required(), true
+		return problem.Required(), true
 	case n < least:
-		return TooShort(least), true
+		return problem.TooShort(least), true
 	case n > most:
-		return TooLong(most), true
+		return problem.TooLong(most), true
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' {
-			return InvalidText("must not contain control characters"), true
+			return problem.InvalidText("must not contain control characters"), true
 		}
 	}
-	return Problem{}, false
+	return problem.Problem{}, false
 }
 
-func checkText(f map[string]Problem, field, s string, least, most int) {
+func checkText(f map[string]problem.Problem, field, s string, least, most int) {
 	if p, bad := CheckText(s, least, most); bad {
 		f[field] = p
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/event"
+	"github.com/regionalconsult/broker/pkg/problem"
 )
 
 var policy = consult.Policy{
@@ -244,7 +245,7 @@ func assertProblemsMatchFields(t *testing.T, ce *consult.Error) {
 	for field, msg := range ce.Fields {
 		p, ok := ce.Problems[field]
 		if assert.True(t, ok, "got no problem for %s, want one", field) {
-			assert.Contains(t, consult.ProblemCodes, p.Code, "%s: got code %q, want one of the API's", field, p.Code)
+			assert.Contains(t, problem.Codes, p.Code, "%s: got code %q, want one of the API's", field, p.Code)
 			assert.Equal(t, msg, p.Message, "%s: got problem sentence %q, want the field's %q", field, p.Message, msg)
 		}
 	}
@@ -257,29 +258,29 @@ func TestSubmitProblems(t *testing.T) {
 		name  string
 		edit  func(d *consult.Draft)
 		field string
-		want  consult.Problem
+		want  problem.Problem
 	}{
 		{"urgency missing", func(d *consult.Draft) { d.Urgency = "" }, "urgency",
-			consult.Problem{Code: "required", Message: "required"}},
+			problem.Problem{Code: "required", Message: "required"}},
 		{"urgency unknown", func(d *consult.Draft) { d.Urgency = "critical" }, "urgency",
-			consult.Problem{Code: "not_allowed", Message: "must be one of emergent, urgent, routine", Allowed: []string{"emergent", "urgent", "routine"}}},
+			problem.Problem{Code: "not_allowed", Message: "must be one of emergent, urgent, routine", Allowed: []string{"emergent", "urgent", "routine"}}},
 		{"specialty unknown", func(d *consult.Draft) { d.Specialty = "astrology" }, "specialty",
-			consult.Problem{Code: "unknown", Message: "unknown specialty"}},
+			problem.Problem{Code: "unknown", Message: "unknown specialty"}},
 		{"age 131", func(d *consult.Draft) { d.Patient.AgeYears = ptr(131) }, "patient.age_years",
-			consult.Problem{Code: "out_of_range", Message: "must be between 0 and 130", Min: ptr(0.0), Max: ptr(130.0)}},
+			problem.Problem{Code: "out_of_range", Message: "must be between 0 and 130", Min: ptr(0.0), Max: ptr(130.0)}},
 		{"sex unknown value", func(d *consult.Draft) { d.Patient.Sex = "f" }, "patient.sex",
-			consult.Problem{Code: "not_allowed", Message: "must be one of female, male, other, unknown",
+			problem.Problem{Code: "not_allowed", Message: "must be one of female, male, other, unknown",
 				Allowed: []string{"female", "male", "other", "unknown"}}},
 		{"reference of 65 characters", func(d *consult.Draft) { d.Patient.Reference = arabic(65) }, "patient.reference",
-			consult.Problem{Code: "too_long", Message: "must be at most 64 characters", Max: ptr(64.0)}},
+			problem.Problem{Code: "too_long", Message: "must be at most 64 characters", Max: ptr(64.0)}},
 		{"question with NUL", func(d *consult.Draft) { d.Question = "why\x00not" }, "question",
-			consult.Problem{Code: "invalid_text", Message: "must not contain control characters"}},
+			problem.Problem{Code: "invalid_text", Message: "must not contain control characters"}},
 		{"question not UTF-8", func(d *consult.Draft) { d.Question = "bad \xff byte" }, "question",
-			consult.Problem{Code: "invalid_text", Message: "must be valid UTF-8 text"}},
+			problem.Problem{Code: "invalid_text", Message: "must be valid UTF-8 text"}},
 		{"language as a word", func(d *consult.Draft) { d.Language = "Arabic" }, "language",
-			consult.Problem{Code: "malformed", Message: "must be a BCP 47 language tag such as ar, he or en"}},
+			problem.Problem{Code: "malformed", Message: "must be a BCP 47 language tag such as ar, he or en"}},
 		{"details without a form", func(d *consult.Draft) { d.Details = map[string]any{"anc": 1} }, "details",
-			consult.Problem{Code: "not_allowed", Message: "this specialty takes no details"}},
+			problem.Problem{Code: "not_allowed", Message: "this specialty takes no details"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -344,10 +345,10 @@ type formCheck struct {
 	specialty string
 	details   map[string]any
 	clean     map[string]any
-	problems  map[string]consult.Problem
+	problems  map[string]problem.Problem
 }
 
-func (f *formCheck) check(specialty string, details map[string]any) (map[string]any, map[string]consult.Problem) {
+func (f *formCheck) check(specialty string, details map[string]any) (map[string]any, map[string]problem.Problem) {
 	f.called++
 	f.specialty, f.details = specialty, details
 	return f.clean, f.problems
@@ -372,12 +373,12 @@ func TestSubmitDetails(t *testing.T) {
 		{"empty answers", func(d *consult.Draft) { d.Details = map[string]any{} }, false, formCheck{clean: cleaned}, false, nil, nil},
 		{"no answers and no forms", func(d *consult.Draft) { d.Details = nil }, true, formCheck{}, false, nil, nil},
 		{"a field at fault", func(d *consult.Draft) { d.Details = answers }, false,
-			formCheck{clean: map[string]any{"fever": true}, problems: map[string]consult.Problem{"details.anc": consult.NotANumber("must be a number")}}, true,
+			formCheck{clean: map[string]any{"fever": true}, problems: map[string]problem.Problem{"details.anc": problem.NotANumber("must be a number")}}, true,
 			map[string]string{"details.anc": "must be a number"}, nil},
 		{"fields at fault beside others", func(d *consult.Draft) {
 			d.Details, d.Question, d.Patient.Sex = answers, "", "f"
 		}, false,
-			formCheck{problems: map[string]consult.Problem{"details.anc": consult.NotANumber("must be a number"), "details.weight": consult.Required()}}, true,
+			formCheck{problems: map[string]problem.Problem{"details.anc": problem.NotANumber("must be a number"), "details.weight": problem.Required()}}, true,
 			map[string]string{"details.anc": "must be a number", "details.weight": "required", "question": "required",
 				"patient.sex": "must be one of female, male, other, unknown"}, nil},
 		{"an unknown specialty", func(d *consult.Draft) { d.Specialty, d.Details = "astrology", answers }, false,
@@ -465,7 +466,7 @@ func TestSubmitTriage(t *testing.T) {
 	p.AcceptWithin = map[string]time.Duration{"emergent": 15 * time.Minute, "urgent": 2 * time.Hour, "routine": 72 * time.Hour}
 	p.RecommendWithin = map[string]time.Duration{"emergent": 4 * time.Hour, "urgent": 24 * time.Hour, "routine": 7 * 24 * time.Hour}
 	cleaned := map[string]any{"anc": 0.4, "fever": true}
-	p.CheckDetails = func(string, map[string]any) (map[string]any, map[string]consult.Problem) { return cleaned, nil }
+	p.CheckDetails = func(string, map[string]any) (map[string]any, map[string]problem.Problem) { return cleaned, nil }
 	flags := []string{"Febrile neutropenia", "ANC below 0.5"}
 
 	tests := []struct {

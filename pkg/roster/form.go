@@ -3,6 +3,7 @@ package roster
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/regionalconsult/broker/pkg/problem"
 	"math"
 	"regexp"
 	"slices"
@@ -57,52 +58,52 @@ var keyPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
 func checkForm(path string, form []Field) error {
 	if len(form) > maxFormFields {
-		return invalid(path, "at most %d fields", maxFormFields)
+		return invalid(path, problem.TooMany(maxFormFields, "fields"))
 	}
 	keys := map[string]bool{}
 	for i, f := range form {
 		fp := fmt.Sprintf("%s[%d]", path, i)
 		if !keyPattern.MatchString(f.Key) {
-			return invalid(fp+".key", "must be lowercase letters, digits and underscores, starting with a letter (got %q)", f.Key)
+			return invalid(fp+".key", problem.InvalidValue(fmt.Sprintf("must be lowercase letters, digits and underscores, starting with a letter (got %q)", f.Key)))
 		}
 		if keys[f.Key] {
-			return invalid(fp+".key", "duplicate field %s", f.Key)
+			return invalid(fp+".key", problem.Duplicate(fmt.Sprintf("duplicate field %s", f.Key)))
 		}
 		keys[f.Key] = true
 		if f.Label["en"] == "" {
-			return invalid(fp+".label.en", "required")
+			return invalid(fp+".label.en", problem.Required())
 		}
 		number := f.Type == FieldNumber
 		text := f.Type == FieldText || f.Type == FieldLongText
 		switch f.Type {
 		case FieldText, FieldLongText, FieldNumber, FieldBoolean, FieldDate, FieldSelect:
 		default:
-			return invalid(fp+".type", "must be one of text, longtext, number, boolean, date, select")
+			return invalid(fp+".type", problem.NotAllowed("must be one of text, longtext, number, boolean, date, select"))
 		}
 		switch {
 		case !number && (f.Min != nil || f.Max != nil):
-			return invalid(fp+".min", "only a number field has min and max")
+			return invalid(fp+".min", problem.InvalidValue("only a number field has min and max"))
 		case f.Min != nil && f.Max != nil && *f.Min > *f.Max:
-			return invalid(fp+".max", "must not be below min")
+			return invalid(fp+".max", problem.InvalidValue("must not be below min"))
 		case !text && f.MaxLength != 0:
-			return invalid(fp+".max_length", "only a text field has max_length")
+			return invalid(fp+".max_length", problem.InvalidValue("only a text field has max_length"))
 		case f.MaxLength < 0 || f.MaxLength > maxMaxLength:
-			return invalid(fp+".max_length", "must be 1 to %d", maxMaxLength)
+			return invalid(fp+".max_length", problem.Between(fmt.Sprintf("must be 1 to %d", maxMaxLength), 1, maxMaxLength))
 		case f.Type != FieldSelect && len(f.Options) > 0:
-			return invalid(fp+".options", "only a select field has options")
+			return invalid(fp+".options", problem.InvalidValue("only a select field has options"))
 		case f.Type == FieldSelect && (len(f.Options) == 0 || len(f.Options) > maxOptions):
-			return invalid(fp+".options", "a select field has 1 to %d options", maxOptions)
+			return invalid(fp+".options", problem.Between(fmt.Sprintf("a select field has 1 to %d options", maxOptions), 1, maxOptions))
 		case len(f.Unit) > 32:
-			return invalid(fp+".unit", "at most 32 characters")
+			return invalid(fp+".unit", problem.InvalidValue("at most 32 characters"))
 		}
 		values := map[string]bool{}
 		for j, o := range f.Options {
 			if o.Value == "" || len(o.Value) > 64 || values[o.Value] {
-				return invalid(fmt.Sprintf("%s.options[%d].value", fp, j), "required, unique, at most 64 characters")
+				return invalid(fmt.Sprintf("%s.options[%d].value", fp, j), problem.InvalidValue("required, unique, at most 64 characters"))
 			}
 			values[o.Value] = true
 			if o.Label["en"] == "" {
-				return invalid(fmt.Sprintf("%s.options[%d].label.en", fp, j), "required")
+				return invalid(fmt.Sprintf("%s.options[%d].label.en", fp, j), problem.Required())
 			}
 		}
 	}
@@ -112,66 +113,31 @@ func checkForm(path string, form []Field) error {
 // maxDetails bounds how many answers one consult carries.
 const maxDetails = 100
 
-// AnswerProblem is what is wrong with one answer: a code of the API's problem vocabulary, the
-// bounds the code has, and the English sentence. It is the very type of consult.Problem (read
-// its documentation for the codes), spelled out here because the roster does not import the
-// consult package: an unnamed struct type is identical wherever it is spelled with the same
-// fields and tags, so CheckDetails plugs into consult.Policy as it is. Change both or neither.
-type AnswerProblem = struct {
-	Code    string   `json:"code"`
-	Message string   `json:"-"`
-	Min     *float64 `json:"min,omitempty"`
-	Max     *float64 `json:"max,omitempty"`
-	Allowed []string `json:"allowed,omitempty"`
-}
-
-// The problem codes the form check reports, as the consult package names them.
-const (
-	problemRequired     = "required"
-	problemUnknownField = "unknown_field"
-	problemNotAllowed   = "not_allowed"
-	problemMalformed    = "malformed"
-	problemInvalidText  = "invalid_text"
-	problemNotANumber   = "not_a_number"
-	problemNotADate     = "not_a_date"
-	problemTooLong      = "too_long"
-	problemTooMany      = "too_many"
-	problemTooSmall     = "too_small"
-	problemTooLarge     = "too_large"
-)
-
-func answerProblem(code, message string) AnswerProblem {
-	return AnswerProblem{Code: code, Message: message}
-}
-
-func bound(n float64) *float64 { return &n }
-
 // CheckDetails checks a referrer's answers to the form of specialty. problems names each field
 // at fault as "details.<key>" (nil when there is none); when there is none, clean holds the
 // answers given, strings trimmed and numbers as float64 (nil when no answer is given). A null or
 // blank answer is treated as not given.
-func (r *Roster) CheckDetails(specialty string, details map[string]any) (clean map[string]any, problems map[string]AnswerProblem) {
+func (r *Roster) CheckDetails(specialty string, details map[string]any) (clean map[string]any, problems map[string]problem.Problem) {
 	var form []Field
 	if s, ok := r.bySlug[specialty]; ok {
 		form = s.Form
 	}
-	problems = map[string]AnswerProblem{}
+	problems = map[string]problem.Problem{}
 	if len(details) > maxDetails {
-		problems["details"] = AnswerProblem{Code: problemTooMany, Message: fmt.Sprintf("at most %d answers", maxDetails),
-			Max: bound(maxDetails)}
+		problems["details"] = problem.TooMany(maxDetails, "answers")
 		return nil, problems
 	}
 	clean = map[string]any{}
 	for key, v := range details {
 		i := slices.IndexFunc(form, func(f Field) bool { return f.Key == key })
 		if i < 0 {
-			problems["details."+key] = answerProblem(problemUnknownField, "unknown field")
+			problems["details."+key] = problem.UnknownField()
 			continue
 		}
-		got, problem := form[i].check(v)
+		got, p := form[i].check(v)
 		switch {
-		case problem.Code != "":
-			problems["details."+key] = problem
+		case p.Code != "":
+			problems["details."+key] = p
 		case got != nil:
 			clean[key] = got
 		}
@@ -179,7 +145,7 @@ func (r *Roster) CheckDetails(specialty string, details map[string]any) (clean m
 	for _, f := range form {
 		if _, given := clean[f.Key]; f.Required && !given {
 			if _, bad := problems["details."+f.Key]; !bad {
-				problems["details."+f.Key] = answerProblem(problemRequired, "required")
+				problems["details."+f.Key] = problem.Required()
 			}
 		}
 	}
@@ -193,47 +159,47 @@ func (r *Roster) CheckDetails(specialty string, details map[string]any) (clean m
 }
 
 // check returns the clean answer v to f (nil when not given), or the problem with it (a zero
-// AnswerProblem when there is none).
-func (f Field) check(v any) (any, AnswerProblem) {
+// Problem when there is none).
+func (f Field) check(v any) (any, problem.Problem) {
 	if v == nil {
-		return nil, AnswerProblem{}
+		return nil, problem.Problem{}
 	}
 	switch f.Type {
 	case FieldNumber:
 		n, ok := number(v)
 		switch {
 		case !ok:
-			return nil, answerProblem(problemNotANumber, "must be a number")
+			return nil, problem.NotANumber("must be a number")
 		case math.IsNaN(n) || math.IsInf(n, 0):
-			return nil, answerProblem(problemNotANumber, "must be a finite number")
+			return nil, problem.NotANumber("must be a finite number")
 		case f.Min != nil && n < *f.Min:
-			return nil, AnswerProblem{Code: problemTooSmall, Message: fmt.Sprintf("must be at least %g", *f.Min), Min: bound(*f.Min)}
+			return nil, problem.AtLeast(*f.Min)
 		case f.Max != nil && n > *f.Max:
-			return nil, AnswerProblem{Code: problemTooLarge, Message: fmt.Sprintf("must be at most %g", *f.Max), Max: bound(*f.Max)}
+			return nil, problem.AtMost(*f.Max)
 		}
-		return n, AnswerProblem{}
+		return n, problem.Problem{}
 	case FieldBoolean:
 		b, ok := v.(bool)
 		if !ok {
-			return nil, answerProblem(problemMalformed, "must be true or false")
+			return nil, problem.Malformed("must be true or false")
 		}
-		return b, AnswerProblem{}
+		return b, problem.Problem{}
 	}
 	s, ok := v.(string)
 	if !ok {
-		return nil, answerProblem(problemMalformed, "must be a string")
+		return nil, problem.Malformed("must be a string")
 	}
 	if !utf8.ValidString(s) {
-		return nil, answerProblem(problemInvalidText, "must be valid UTF-8 text")
+		return nil, problem.InvalidText("must be valid UTF-8 text")
 	}
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return nil, AnswerProblem{}
+		return nil, problem.Problem{}
 	}
 	switch f.Type {
 	case FieldDate:
 		if _, err := time.Parse(time.DateOnly, s); err != nil || len(s) != len(time.DateOnly) {
-			return nil, answerProblem(problemNotADate, "must be a date as YYYY-MM-DD")
+			return nil, problem.NotADate("must be a date as YYYY-MM-DD")
 		}
 	case FieldSelect:
 		if !slices.ContainsFunc(f.Options, func(o Option) bool { return o.Value == s }) {
@@ -241,7 +207,7 @@ func (f Field) check(v any) (any, AnswerProblem) {
 			for i, o := range f.Options {
 				values[i] = o.Value
 			}
-			return nil, AnswerProblem{Code: problemNotAllowed, Message: "must be one of " + strings.Join(values, ", "), Allowed: values}
+			return nil, problem.OneOf(values...)
 		}
 	default:
 		limit := f.MaxLength
@@ -249,17 +215,16 @@ func (f Field) check(v any) (any, AnswerProblem) {
 			limit = DefaultMaxLength
 		}
 		if utf8.RuneCountInString(s) > limit {
-			return nil, AnswerProblem{Code: problemTooLong, Message: fmt.Sprintf("must be at most %d characters", limit),
-				Max: bound(float64(limit))}
+			return nil, problem.TooLong(limit)
 		}
 		multiline := f.Type == FieldLongText
 		if strings.ContainsFunc(s, func(c rune) bool {
 			return unicode.IsControl(c) && !(multiline && (c == '\n' || c == '\t' || c == '\r'))
 		}) {
-			return nil, answerProblem(problemInvalidText, "must not contain control characters")
+			return nil, problem.InvalidText("must not contain control characters")
 		}
 	}
-	return s, AnswerProblem{}
+	return s, problem.Problem{}
 }
 
 // number reads a JSON number, whichever Go type carries it.

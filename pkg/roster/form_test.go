@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/regionalconsult/broker/pkg/problem"
 	"github.com/regionalconsult/broker/pkg/roster"
 )
 
@@ -145,8 +146,8 @@ func TestCheckDetailsFromGo(t *testing.T) {
 		many[strings.Repeat("k", i+1)] = 1
 	}
 	_, problems := r.CheckDetails("onc", many)
-	want := roster.AnswerProblem{Code: "too_many", Message: "at most 100 answers", Max: ptr(100.0)}
-	assert.Equal(t, map[string]roster.AnswerProblem{"details": want}, problems, "got %v for 101 answers", problems)
+	want := problem.Problem{Code: "too_many", Message: "at most 100 answers", Max: ptr(100.0)}
+	assert.Equal(t, map[string]problem.Problem{"details": want}, problems, "got %v for 101 answers", problems)
 }
 
 // TestCheckDetailsDemo checks the demo oncology form with a realistic referral.
@@ -164,7 +165,7 @@ func TestCheckDetailsDemo(t *testing.T) {
 
 	_, problems = r.CheckDetails("pediatric-oncology", map[string]any{"diagnosis": "ALL", "anc": 120.0, "temperature_c": 50.0})
 	assert.Equal(t, map[string]string{"details.anc": "must be at most 100", "details.temperature_c": "must be at most 45"}, sentences(problems))
-	assert.Equal(t, map[string]roster.AnswerProblem{
+	assert.Equal(t, map[string]problem.Problem{
 		"details.anc":           {Code: "too_large", Message: "must be at most 100", Max: ptr(100.0)},
 		"details.temperature_c": {Code: "too_large", Message: "must be at most 45", Max: ptr(45.0)},
 	}, problems)
@@ -176,7 +177,7 @@ func TestCheckDetailsDemo(t *testing.T) {
 
 // sentences returns the English sentence of each problem, as the API's `fields` gives them
 // (nil for nil).
-func sentences(problems map[string]roster.AnswerProblem) map[string]string {
+func sentences(problems map[string]problem.Problem) map[string]string {
 	if problems == nil {
 		return nil
 	}
@@ -197,30 +198,30 @@ func TestCheckDetailsProblems(t *testing.T) {
 		name    string
 		details string // JSON, with a valid diagnosis unless the case is about it
 		field   string
-		want    roster.AnswerProblem
+		want    problem.Problem
 	}{
-		{"required", `{}`, "details.diagnosis", roster.AnswerProblem{Code: "required", Message: "required"}},
+		{"required", `{}`, "details.diagnosis", problem.Problem{Code: "required", Message: "required"}},
 		{"unknown key", `{"diagnosis": "AML", "rash": true}`, "details.rash",
-			roster.AnswerProblem{Code: "unknown_field", Message: "unknown field"}},
+			problem.Problem{Code: "unknown_field", Message: "unknown field"}},
 		{"number as a string", `{"diagnosis": "AML", "anc": "0.2"}`, "details.anc",
-			roster.AnswerProblem{Code: "not_a_number", Message: "must be a number"}},
+			problem.Problem{Code: "not_a_number", Message: "must be a number"}},
 		{"number below min", `{"diagnosis": "AML", "temperature_c": 29.9}`, "details.temperature_c",
-			roster.AnswerProblem{Code: "too_small", Message: "must be at least 30", Min: ptr(30.0)}},
+			problem.Problem{Code: "too_small", Message: "must be at least 30", Min: ptr(30.0)}},
 		{"number at zero's bound", `{"diagnosis": "AML", "anc": -1}`, "details.anc",
-			roster.AnswerProblem{Code: "too_small", Message: "must be at least 0", Min: ptr(0.0)}},
+			problem.Problem{Code: "too_small", Message: "must be at least 0", Min: ptr(0.0)}},
 		{"number above max", `{"diagnosis": "AML", "anc": 150}`, "details.anc",
-			roster.AnswerProblem{Code: "too_large", Message: "must be at most 100", Max: ptr(100.0)}},
+			problem.Problem{Code: "too_large", Message: "must be at most 100", Max: ptr(100.0)}},
 		{"boolean as a string", `{"diagnosis": "AML", "fever": "yes"}`, "details.fever",
-			roster.AnswerProblem{Code: "malformed", Message: "must be true or false"}},
-		{"text as a number", `{"diagnosis": 5}`, "details.diagnosis", roster.AnswerProblem{Code: "malformed", Message: "must be a string"}},
+			problem.Problem{Code: "malformed", Message: "must be true or false"}},
+		{"text as a number", `{"diagnosis": 5}`, "details.diagnosis", problem.Problem{Code: "malformed", Message: "must be a string"}},
 		{"text over its max_length", `{"diagnosis": "` + strings.Repeat("x", 21) + `"}`, "details.diagnosis",
-			roster.AnswerProblem{Code: "too_long", Message: "must be at most 20 characters", Max: ptr(20.0)}},
+			problem.Problem{Code: "too_long", Message: "must be at most 20 characters", Max: ptr(20.0)}},
 		{"a control character", `{"diagnosis": "AML\nrelapse"}`, "details.diagnosis",
-			roster.AnswerProblem{Code: "invalid_text", Message: "must not contain control characters"}},
+			problem.Problem{Code: "invalid_text", Message: "must not contain control characters"}},
 		{"an impossible date", `{"diagnosis": "AML", "counts_date": "2026-02-30"}`, "details.counts_date",
-			roster.AnswerProblem{Code: "not_a_date", Message: "must be a date as YYYY-MM-DD"}},
+			problem.Problem{Code: "not_a_date", Message: "must be a date as YYYY-MM-DD"}},
 		{"a select value not offered", `{"diagnosis": "AML", "modality": "mri"}`, "details.modality",
-			roster.AnswerProblem{Code: "not_allowed", Message: "must be one of xray, ct", Allowed: []string{"xray", "ct"}}},
+			problem.Problem{Code: "not_allowed", Message: "must be one of xray, ct", Allowed: []string{"xray", "ct"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,7 +235,7 @@ func TestCheckDetailsProblems(t *testing.T) {
 		})
 	}
 	_, problems := r.CheckDetails("onc", map[string]any{"diagnosis": "A\xffML"})
-	assert.Equal(t, roster.AnswerProblem{Code: "invalid_text", Message: "must be valid UTF-8 text"}, problems["details.diagnosis"])
+	assert.Equal(t, problem.Problem{Code: "invalid_text", Message: "must be valid UTF-8 text"}, problems["details.diagnosis"])
 	_, problems = r.CheckDetails("onc", map[string]any{"diagnosis": "AML", "cycle": math.Inf(-1)})
-	assert.Equal(t, roster.AnswerProblem{Code: "not_a_number", Message: "must be a finite number"}, problems["details.cycle"])
+	assert.Equal(t, problem.Problem{Code: "not_a_number", Message: "must be a finite number"}, problems["details.cycle"])
 }

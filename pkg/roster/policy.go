@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/regionalconsult/broker/pkg/problem"
 	"slices"
 	"strings"
 	"time"
@@ -152,15 +153,15 @@ func (r *Roster) checkPolicies() error {
 		path := fmt.Sprintf("policies[%d]", i)
 		switch {
 		case p.Specialty != "" && !r.HasSpecialty(p.Specialty):
-			return invalid(path+".specialty", "unknown specialty %q", p.Specialty)
+			return invalid(path+".specialty", problem.Unknown(fmt.Sprintf("unknown specialty %q", p.Specialty)))
 		case p.Urgency != "" && !validUrgency(p.Urgency):
-			return invalid(path+".urgency", "must be emergent, urgent, routine or empty for any")
+			return invalid(path+".urgency", problem.NotAllowed("must be emergent, urgent, routine or empty for any"))
 		case seen[[2]string{p.Specialty, p.Urgency}]:
-			return invalid(path, "a second policy for specialty %q and urgency %q", p.Specialty, p.Urgency)
+			return invalid(path, problem.Duplicate(fmt.Sprintf("a second policy for specialty %q and urgency %q", p.Specialty, p.Urgency)))
 		case p.Repeat < 0 || p.Repeat > MaxRepeat:
-			return invalid(path+".repeat", "must be 0 to %d", MaxRepeat)
+			return invalid(path+".repeat", problem.Between(fmt.Sprintf("must be 0 to %d", MaxRepeat), 0, MaxRepeat))
 		case len(p.Steps) == 0 || len(p.Steps) > maxSteps:
-			return invalid(path+".steps", "a policy has 1 to %d steps", maxSteps)
+			return invalid(path+".steps", problem.Between(fmt.Sprintf("a policy has 1 to %d steps", maxSteps), 1, maxSteps))
 		}
 		seen[[2]string{p.Specialty, p.Urgency}] = true
 		for j, s := range p.Steps {
@@ -168,17 +169,17 @@ func (r *Roster) checkPolicies() error {
 			switch s.Target {
 			case TargetPrimary, TargetSecondary, TargetSpecialty, TargetPerson, TargetCoordinators:
 			default:
-				return invalid(sp+".target", "must be primary, secondary, specialty, person or coordinators")
+				return invalid(sp+".target", problem.NotAllowed("must be primary, secondary, specialty, person or coordinators"))
 			}
 			switch {
 			case s.Target == TargetPerson && !r.isSpecialist(s.UserID):
-				return invalid(sp+".user_id", "must name a specialist (got %q)", s.UserID)
+				return invalid(sp+".user_id", problem.NotAllowed(fmt.Sprintf("must name a specialist (got %q)", s.UserID)))
 			case s.Target != TargetPerson && s.UserID != "":
-				return invalid(sp+".user_id", "only a person step names a user")
+				return invalid(sp+".user_id", problem.InvalidValue("only a person step names a user"))
 			case s.Wait <= 0 || time.Duration(s.Wait) > MaxWait:
-				return invalid(sp+".wait", "must be more than 0 and at most 7 days (168h)")
+				return invalid(sp+".wait", problem.InvalidValue("must be more than 0 and at most 7 days (168h)"))
 			case s.Parallel && s.Target != TargetSpecialty:
-				return invalid(sp+".parallel", "only a specialty step runs in parallel")
+				return invalid(sp+".parallel", problem.InvalidValue("only a specialty step runs in parallel"))
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package roster
 
 import (
 	"fmt"
+	"github.com/regionalconsult/broker/pkg/problem"
 	"maps"
 	"slices"
 )
@@ -116,17 +117,17 @@ func (r *Roster) checkRedFlags() error {
 		path := fmt.Sprintf("red_flags[%d]", i)
 		switch {
 		case rule.ID == "" || len(rule.ID) > 64:
-			return invalid(path+".id", "required, at most 64 characters")
+			return invalid(path+".id", problem.InvalidValue("required, at most 64 characters"))
 		case ids[rule.ID]:
-			return invalid(path+".id", "duplicate red flag %s", rule.ID)
+			return invalid(path+".id", problem.Duplicate(fmt.Sprintf("duplicate red flag %s", rule.ID)))
 		case !r.HasSpecialty(rule.Specialty):
-			return invalid(path+".specialty", "unknown specialty %q", rule.Specialty)
+			return invalid(path+".specialty", problem.Unknown(fmt.Sprintf("unknown specialty %q", rule.Specialty)))
 		case rule.Urgency != Emergent && rule.Urgency != Urgent:
-			return invalid(path+".urgency", "must be emergent or urgent")
+			return invalid(path+".urgency", problem.NotAllowed("must be emergent or urgent"))
 		case rule.Reason["en"] == "":
-			return invalid(path+".reason.en", "required")
+			return invalid(path+".reason.en", problem.Required())
 		case len(rule.When) == 0 || len(rule.When) > 10:
-			return invalid(path+".when", "a rule has 1 to 10 conditions")
+			return invalid(path+".when", problem.Between("a rule has 1 to 10 conditions", 1, 10))
 		}
 		ids[rule.ID] = true
 		form := r.bySlug[rule.Specialty].Form
@@ -134,7 +135,7 @@ func (r *Roster) checkRedFlags() error {
 			cp := fmt.Sprintf("%s.when[%d]", path, j)
 			k := slices.IndexFunc(form, func(f Field) bool { return f.Key == c.Field })
 			if k < 0 {
-				return invalid(cp+".field", "%s has no form field %q", rule.Specialty, c.Field)
+				return invalid(cp+".field", problem.InvalidValue(fmt.Sprintf("%s has no form field %q", rule.Specialty, c.Field)))
 			}
 			if err := checkCondition(cp, form[k], c); err != nil {
 				return err
@@ -150,32 +151,32 @@ func checkCondition(path string, f Field, c Condition) error {
 	switch c.Op {
 	case OpLt, OpLe, OpGt, OpGe:
 		if f.Type != FieldNumber {
-			return invalid(path+".op", "%s compares numbers only; %s is a %s field", c.Op, f.Key, f.Type)
+			return invalid(path+".op", problem.InvalidValue(fmt.Sprintf("%s compares numbers only; %s is a %s field", c.Op, f.Key, f.Type)))
 		}
 		if !isNumber {
-			return invalid(path+".value", "must be a number")
+			return invalid(path+".value", problem.NotANumber("must be a number"))
 		}
 		return nil
 	case OpEq, OpNe:
 	default:
-		return invalid(path+".op", "must be eq, ne, lt, le, gt or ge")
+		return invalid(path+".op", problem.NotAllowed("must be eq, ne, lt, le, gt or ge"))
 	}
 	switch f.Type {
 	case FieldNumber:
 		if !isNumber {
-			return invalid(path+".value", "must be a number")
+			return invalid(path+".value", problem.NotANumber("must be a number"))
 		}
 	case FieldBoolean:
 		if _, ok := c.Value.(bool); !ok {
-			return invalid(path+".value", "must be true or false")
+			return invalid(path+".value", problem.Malformed("must be true or false"))
 		}
 	default:
 		s, ok := c.Value.(string)
 		if !ok {
-			return invalid(path+".value", "must be a string")
+			return invalid(path+".value", problem.Malformed("must be a string"))
 		}
 		if f.Type == FieldSelect && !slices.ContainsFunc(f.Options, func(o Option) bool { return o.Value == s }) {
-			return invalid(path+".value", "must be one of %s's options", f.Key)
+			return invalid(path+".value", problem.NotAllowed(fmt.Sprintf("must be one of %s's options", f.Key)))
 		}
 	}
 	return nil

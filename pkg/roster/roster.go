@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/regionalconsult/broker/pkg/problem"
 	"maps"
 	"slices"
 	"strings"
@@ -106,13 +107,13 @@ type Roster struct {
 // document such as "schedules[0].primary.layers[1].handoff".
 type FieldError struct {
 	Field   string
-	Problem string
+	Problem problem.Problem
 }
 
-func (e *FieldError) Error() string { return "roster: " + e.Field + ": " + e.Problem }
+func (e *FieldError) Error() string { return "roster: " + e.Field + ": " + e.Problem.Message }
 
-func invalid(field, format string, args ...any) error {
-	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
+func invalid(field string, p problem.Problem) error {
+	return &FieldError{Field: field, Problem: p}
 }
 
 // Parse decodes and checks a roster document, JSON (when its first non-space byte is '{') or
@@ -303,10 +304,10 @@ func (r *Roster) index() error {
 	clinics := make(map[string]bool, len(r.Clinics))
 	for i, c := range r.Clinics {
 		if c.ID == "" {
-			return invalid(fmt.Sprintf("clinics[%d].id", i), "required")
+			return invalid(fmt.Sprintf("clinics[%d].id", i), problem.Required())
 		}
 		if clinics[c.ID] {
-			return invalid(fmt.Sprintf("clinics[%d].id", i), "duplicate clinic id %s", c.ID)
+			return invalid(fmt.Sprintf("clinics[%d].id", i), problem.Duplicate(fmt.Sprintf("duplicate clinic id %s", c.ID)))
 		}
 		clinics[c.ID] = true
 	}
@@ -325,10 +326,10 @@ func (r *Roster) indexSpecialties() error {
 		s := &r.Specialties[i]
 		path := fmt.Sprintf("specialties[%d]", i)
 		if s.Slug == "" {
-			return invalid(path+".slug", "required")
+			return invalid(path+".slug", problem.Required())
 		}
 		if _, dup := r.bySlug[s.Slug]; dup {
-			return invalid(path+".slug", "duplicate specialty %s", s.Slug)
+			return invalid(path+".slug", problem.Duplicate(fmt.Sprintf("duplicate specialty %s", s.Slug)))
 		}
 		if s.Form == nil {
 			s.Form = []Field{}
@@ -348,29 +349,29 @@ func (r *Roster) indexUsers() error {
 		u := &r.Users[i]
 		path := fmt.Sprintf("users[%d]", i)
 		if u.ID == "" || u.Username == "" {
-			return invalid(path, "user %d has no id or username", i)
+			return invalid(path, problem.InvalidValue(fmt.Sprintf("user %d has no id or username", i)))
 		}
 		if _, dup := r.byID[u.ID]; dup {
-			return invalid(path+".id", "duplicate user id %s", u.ID)
+			return invalid(path+".id", problem.Duplicate(fmt.Sprintf("duplicate user id %s", u.ID)))
 		}
 		if _, dup := r.byUsername[u.Username]; dup {
-			return invalid(path+".username", "duplicate username %s", u.Username)
+			return invalid(path+".username", problem.Duplicate(fmt.Sprintf("duplicate username %s", u.Username)))
 		}
 		switch u.Role {
 		case RoleReferrer, RoleSpecialist, RoleCoordinator, RoleAdmin:
 		default:
-			return invalid(path+".role", "user %s has unknown role %q", u.ID, u.Role)
+			return invalid(path+".role", problem.Unknown(fmt.Sprintf("user %s has unknown role %q", u.ID, u.Role)))
 		}
 		if u.Role == RoleReferrer && u.ClinicID == "" {
-			return invalid(path+".clinic_id", "referrer %s has no clinic", u.ID)
+			return invalid(path+".clinic_id", problem.InvalidValue(fmt.Sprintf("referrer %s has no clinic", u.ID)))
 		}
 		for j, s := range u.SubSpecialties {
 			if strings.TrimSpace(s) == "" || len(s) > 64 {
-				return invalid(fmt.Sprintf("%s.sub_specialties[%d]", path, j), "must be 1 to 64 characters")
+				return invalid(fmt.Sprintf("%s.sub_specialties[%d]", path, j), problem.InvalidValue("must be 1 to 64 characters"))
 			}
 		}
 		if u.MaxConsults < 0 || u.MaxConsults > MaxCapacity {
-			return invalid(path+".max_consults", "must be 0 (the default, %d) to %d", DefaultCapacity, MaxCapacity)
+			return invalid(path+".max_consults", problem.Between(fmt.Sprintf("must be 0 (the default, %d) to %d", DefaultCapacity, MaxCapacity), 0, MaxCapacity))
 		}
 		r.byID[u.ID], r.byUsername[u.Username] = u, u
 	}

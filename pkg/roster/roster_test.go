@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/regionalconsult/broker/pkg/problem"
 	"github.com/regionalconsult/broker/pkg/roster"
 )
 
@@ -558,6 +559,43 @@ func TestParseRejects(t *testing.T) {
 				assert.Equal(t, tt.field, fe.Field, "got field %q, want %q", fe.Field, tt.field)
 			}
 			assert.Nil(t, got, "got a roster beside the error, want nil")
+		})
+	}
+}
+
+// A roster document's problems carry the API's problem codes, and the bounds where the code has
+// them, so that an editing screen words them in its own language.
+func TestParseRejectsWithCodes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		edit func(r *roster.Roster)
+		want problem.Problem
+	}{
+		{"duplicate id", func(r *roster.Roster) { r.Users[1].ID = "u-a" },
+			problem.Duplicate("duplicate user id u-a")},
+		{"huge max_consults", func(r *roster.Roster) { r.Users[0].MaxConsults = 51 },
+			problem.Between(fmt.Sprintf("must be 0 (the default, %d) to %d", roster.DefaultCapacity, roster.MaxCapacity), 0, roster.MaxCapacity)},
+		{"schedule for an unknown specialty", func(r *roster.Roster) { r.Schedules[0].Specialty = "astrology" },
+			problem.Unknown("schedule for unknown specialty astrology")},
+		{"layer member is a referrer", func(r *roster.Roster) { r.Schedules[0].Secondary.Layers[0].Members = []string{"u-a", "u-r"} },
+			problem.NotAllowed("member u-r is not a specialist")},
+		{"handoff with seconds", func(r *roster.Roster) { r.Schedules[0].Primary.Layers[0].Handoff = "08:00:00" },
+			problem.NotADate("must be a time of day as HH:MM")},
+		{"missing id", func(r *roster.Roster) { r.Users[1].ID = "" },
+			problem.InvalidValue("user 1 has no id or username")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := validDoc()
+			tt.edit(&r)
+			data, err := json.Marshal(r)
+			require.NoError(t, err)
+			_, err = roster.Parse(data)
+			var fe *roster.FieldError
+			require.ErrorAs(t, err, &fe)
+			assert.Equal(t, tt.want, fe.Problem, "got %+v, want %+v", fe.Problem, tt.want)
 		})
 	}
 }

@@ -3,6 +3,7 @@ package roster
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/regionalconsult/broker/pkg/problem"
 	"slices"
 	"time"
 )
@@ -423,10 +424,10 @@ func (r *Roster) indexSchedules() error {
 		s := &r.Schedules[i]
 		path := fmt.Sprintf("schedules[%d]", i)
 		if !r.HasSpecialty(s.Specialty) {
-			return invalid(path+".specialty", "schedule for unknown specialty %s", s.Specialty)
+			return invalid(path+".specialty", problem.Unknown(fmt.Sprintf("schedule for unknown specialty %s", s.Specialty)))
 		}
 		if _, dup := r.plans[s.Specialty]; dup {
-			return invalid(path+".specialty", "a second schedule for %s", s.Specialty)
+			return invalid(path+".specialty", problem.Duplicate(fmt.Sprintf("a second schedule for %s", s.Specialty)))
 		}
 		plan := &schedulePlan{specialty: s.Specialty}
 		for _, tier := range []struct {
@@ -463,19 +464,19 @@ func (r *Roster) compileTier(path string, t *Tier, overrideIDs map[string]bool) 
 		l := &t.Layers[i]
 		lp := fmt.Sprintf("%s.layers[%d]", path, i)
 		if l.Name == "" || len(l.Name) > 64 {
-			return nil, invalid(lp+".name", "required, at most 64 characters")
+			return nil, invalid(lp+".name", problem.InvalidValue("required, at most 64 characters"))
 		}
 		if l.Name == SourceOverride || names[l.Name] {
-			return nil, invalid(lp+".name", "a second layer named %q", l.Name)
+			return nil, invalid(lp+".name", problem.Duplicate(fmt.Sprintf("a second layer named %q", l.Name)))
 		}
 		names[l.Name] = true
 		start, err := time.Parse(time.DateOnly, l.Start)
 		if err != nil {
-			return nil, invalid(lp+".start", "must be a date as YYYY-MM-DD")
+			return nil, invalid(lp+".start", problem.NotADate("must be a date as YYYY-MM-DD"))
 		}
 		hand, ok := parseClock(l.Handoff, false)
 		if !ok {
-			return nil, invalid(lp+".handoff", "must be a time of day as HH:MM")
+			return nil, invalid(lp+".handoff", problem.NotADate("must be a time of day as HH:MM"))
 		}
 		var step time.Duration
 		switch l.Shift {
@@ -485,21 +486,21 @@ func (r *Roster) compileTier(path string, t *Tier, overrideIDs map[string]bool) 
 			step = 7 * 24 * time.Hour
 		case ShiftCustom:
 			if l.ShiftHours < 1 || l.ShiftHours > 28*24 {
-				return nil, invalid(lp+".shift_hours", "must be 1 to %d whole hours", 28*24)
+				return nil, invalid(lp+".shift_hours", problem.Between(fmt.Sprintf("must be 1 to %d whole hours", 28*24), 1, 28*24))
 			}
 			step = time.Duration(l.ShiftHours) * time.Hour
 		default:
-			return nil, invalid(lp+".shift", "must be daily, weekly or custom")
+			return nil, invalid(lp+".shift", problem.NotAllowed("must be daily, weekly or custom"))
 		}
 		if l.Shift != ShiftCustom && l.ShiftHours != 0 {
-			return nil, invalid(lp+".shift_hours", "only a custom shift has shift_hours")
+			return nil, invalid(lp+".shift_hours", problem.InvalidValue("only a custom shift has shift_hours"))
 		}
 		if len(l.Members) == 0 {
-			return nil, invalid(lp+".members", "at least one member is required")
+			return nil, invalid(lp+".members", problem.InvalidValue("at least one member is required"))
 		}
 		for j, m := range l.Members {
 			if !r.isSpecialist(m) {
-				return nil, invalid(fmt.Sprintf("%s.members[%d]", lp, j), "member %s is not a specialist", m)
+				return nil, invalid(fmt.Sprintf("%s.members[%d]", lp, j), problem.NotAllowed(fmt.Sprintf("member %s is not a specialist", m)))
 			}
 		}
 		window, err := compileWindow(lp+".restrict", l.Restrict, clock)
@@ -514,19 +515,19 @@ func (r *Roster) compileTier(path string, t *Tier, overrideIDs map[string]bool) 
 		op := fmt.Sprintf("%s.overrides[%d]", path, i)
 		switch {
 		case o.ID == "" || len(o.ID) > 64:
-			return nil, invalid(op+".id", "required, at most 64 characters")
+			return nil, invalid(op+".id", problem.InvalidValue("required, at most 64 characters"))
 		case overrideIDs[o.ID]:
-			return nil, invalid(op+".id", "duplicate override id %s", o.ID)
+			return nil, invalid(op+".id", problem.Duplicate(fmt.Sprintf("duplicate override id %s", o.ID)))
 		case !r.isSpecialist(o.UserID):
-			return nil, invalid(op+".user_id", "%s is not a specialist", o.UserID)
+			return nil, invalid(op+".user_id", problem.NotAllowed(fmt.Sprintf("%s is not a specialist", o.UserID)))
 		case o.From.IsZero():
-			return nil, invalid(op+".from", "required")
+			return nil, invalid(op+".from", problem.Required())
 		case !o.To.After(o.From):
-			return nil, invalid(op+".to", "must be after from")
+			return nil, invalid(op+".to", problem.InvalidValue("must be after from"))
 		case o.To.Sub(o.From) > maxOverride:
-			return nil, invalid(op+".to", "an override lasts at most 366 days")
+			return nil, invalid(op+".to", problem.InvalidValue("an override lasts at most 366 days"))
 		case len(o.Reason) > 500:
-			return nil, invalid(op+".reason", "at most 500 characters")
+			return nil, invalid(op+".reason", problem.InvalidValue("at most 500 characters"))
 		}
 		overrideIDs[o.ID] = true
 		o.From, o.To = o.From.UTC(), o.To.UTC()
@@ -543,16 +544,16 @@ func (r *Roster) upgradeTier(path string, t *Tier) error {
 		return nil
 	}
 	if len(t.Layers) > 0 {
-		return invalid(path, "has both layers and the single-rotation form (anchor, members)")
+		return invalid(path, problem.InvalidValue("has both layers and the single-rotation form (anchor, members)"))
 	}
 	if _, err := time.Parse(time.DateOnly, old.Anchor); err != nil {
-		return invalid(path+".anchor", "rotation anchor must be a date as YYYY-MM-DD")
+		return invalid(path+".anchor", problem.NotADate("rotation anchor must be a date as YYYY-MM-DD"))
 	}
 	if _, ok := parseClock(old.Handoff, false); !ok {
-		return invalid(path+".handoff", "rotation handoff must be a time of day as HH:MM")
+		return invalid(path+".handoff", problem.NotADate("rotation handoff must be a time of day as HH:MM"))
 	}
 	if old.ShiftDays < 1 {
-		return invalid(path+".shift_days", "shift_days must be at least 1")
+		return invalid(path+".shift_days", problem.InvalidValue("shift_days must be at least 1"))
 	}
 	l := Layer{Name: "rotation", Start: old.Anchor, Handoff: old.Handoff, Members: old.Members}
 	switch old.ShiftDays {
@@ -578,26 +579,26 @@ func compileWindow(path string, rs *Restriction, clock civilClock) (*windowPlan,
 	for i, d := range rs.Weekdays {
 		wd, ok := weekdays[d]
 		if !ok {
-			return nil, invalid(fmt.Sprintf("%s.weekdays[%d]", path, i), "must be one of sun, mon, tue, wed, thu, fri, sat")
+			return nil, invalid(fmt.Sprintf("%s.weekdays[%d]", path, i), problem.NotAllowed("must be one of sun, mon, tue, wed, thu, fri, sat"))
 		}
 		if w.days[wd] {
-			return nil, invalid(fmt.Sprintf("%s.weekdays[%d]", path, i), "%s is listed twice", d)
+			return nil, invalid(fmt.Sprintf("%s.weekdays[%d]", path, i), problem.Duplicate(fmt.Sprintf("%s is listed twice", d)))
 		}
 		w.days[wd] = true
 	}
 	var ok bool
 	if rs.From != "" {
 		if w.from, ok = parseClock(rs.From, false); !ok {
-			return nil, invalid(path+".from", "must be a time of day as HH:MM")
+			return nil, invalid(path+".from", problem.NotADate("must be a time of day as HH:MM"))
 		}
 	}
 	if rs.To != "" {
 		if w.to, ok = parseClock(rs.To, true); !ok {
-			return nil, invalid(path+".to", "must be a time of day as HH:MM (24:00 for midnight)")
+			return nil, invalid(path+".to", problem.NotADate("must be a time of day as HH:MM (24:00 for midnight)"))
 		}
 	}
 	if w.from == w.to {
-		return nil, invalid(path+".to", "must differ from from")
+		return nil, invalid(path+".to", problem.InvalidValue("must differ from from"))
 	}
 	return w, nil
 }

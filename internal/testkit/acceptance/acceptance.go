@@ -12,6 +12,7 @@ import (
 	"image"
 	"image/png"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -108,51 +109,20 @@ func (s *suite) client(t *testing.T, user string) *apiclient.Client {
 }
 
 // problemCodes sends a request (body nil for none) that must be refused as invalid and returns
-// each field's code in
-// the answer's `problems` (apiclient reads `fields` only), having checked that `problems` names
-// the same fields as `fields`.
+// each field's code in the answer's `problems`, having checked that `problems` names the same
+// fields as `fields`.
 func (s *suite) problemCodes(t *testing.T, c *apiclient.Client, method, path string, body any) map[string]string {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		require.NoError(t, err)
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequestWithContext(s.ctx, method, c.Base+path, rd)
-	require.NoError(t, err)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	}
-	if c.Origin != "" {
-		req.Header.Set("Origin", c.Origin)
-	}
-	resp, err := c.HTTP.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s %s: got %d, want 400", method, path, resp.StatusCode)
-	var answer struct {
-		Error struct {
-			Fields   map[string]string `json:"fields"`
-			Problems map[string]struct {
-				Code string `json:"code"`
-			} `json:"problems"`
-		} `json:"error"`
-	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&answer))
+	status, err := c.Do(s.ctx, method, path, body, nil, nil)
+	require.Equal(t, http.StatusBadRequest, status, "%s %s: got %d, want 400", method, path, status)
+	var apiErr *apiclient.Error
+	require.ErrorAs(t, err, &apiErr)
 	codes := map[string]string{}
-	for field, p := range answer.Error.Problems {
+	for field, p := range apiErr.Body.Error.Problems {
 		codes[field] = p.Code
 	}
-	named := func(m map[string]string) []string {
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		return keys
-	}
-	assert.Equal(t, named(answer.Error.Fields), named(codes), "got problems for %v, want one per field of %v", codes, answer.Error.Fields)
+	assert.ElementsMatch(t, slices.Collect(maps.Keys(apiErr.Body.Error.Fields)), slices.Collect(maps.Keys(codes)),
+		"got problems for %v, want one per field of %v", codes, apiErr.Body.Error.Fields)
 	return codes
 }
 

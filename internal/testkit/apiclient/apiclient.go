@@ -44,8 +44,18 @@ type Error struct {
 			Code    string            `json:"code"`
 			Message string            `json:"message"`
 			Fields  map[string]string `json:"fields"`
+			// Problems names the same fields as Fields, each with its problem code and bounds.
+			Problems map[string]Problem `json:"problems"`
 		} `json:"error"`
 	}
+}
+
+// Problem is what the API says is wrong with one field, for a program.
+type Problem struct {
+	Code    string   `json:"code"`
+	Min     *float64 `json:"min"`
+	Max     *float64 `json:"max"`
+	Allowed []string `json:"allowed"`
 }
 
 func (e *Error) Error() string {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/regionalconsult/broker/pkg/consult"
+	"github.com/regionalconsult/broker/pkg/problem"
 )
 
 // StatusCode maps an error code to its HTTP status. It is the only place that does.
@@ -42,12 +43,12 @@ type Body struct {
 }
 
 // Detail is the inside of the envelope. For invalid, Fields gives each field at fault an English
-// sentence and Problems gives the same fields a code and its bounds (see consult.Problem).
+// sentence and Problems gives the same fields a code and its bounds (see problem.Problem).
 type Detail struct {
 	Code     consult.Code               `json:"code"`
 	Message  string                     `json:"message"`
 	Fields   map[string]string          `json:"fields,omitempty"`
-	Problems map[string]consult.Problem `json:"problems,omitempty"`
+	Problems map[string]problem.Problem `json:"problems,omitempty"`
 }
 
 // RetryAfter is an error that tells the client when it may try again.

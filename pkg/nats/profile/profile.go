@@ -18,6 +18,7 @@ import (
 
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/nats/bus"
+	"github.com/regionalconsult/broker/pkg/problem"
 )
 
 // Availabilities of a specialist for new offers.
@@ -55,13 +56,13 @@ func (p Profile) normal() Profile {
 }
 
 // Check returns, per field, why p's value is not accepted; nil when all are.
-func (p Profile) Check() map[string]consult.Problem {
-	f := map[string]consult.Problem{}
+func (p Profile) Check() map[string]problem.Problem {
+	f := map[string]problem.Problem{}
 	if p.Locale != "" && !slices.Contains(Locales, p.Locale) {
-		f["locale"] = consult.NotAllowed("must be one of ar, he, en, or empty for the browser's language")
+		f["locale"] = problem.NotAllowed("must be one of ar, he, en, or empty for the browser's language")
 	}
 	if p.Availability != "" && !slices.Contains(Availabilities, p.Availability) {
-		f["availability"] = consult.OneOf(Availabilities...)
+		f["availability"] = problem.OneOf(Availabilities...)
 	}
 	if len(f) == 0 {
 		return nil

@@ -13,6 +13,7 @@ import (
 	"github.com/regionalconsult/broker/internal/testkit/testenv"
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/nats/profile"
+	"github.com/regionalconsult/broker/pkg/problem"
 )
 
 func open(t *testing.T) *profile.Store {
@@ -24,28 +25,28 @@ func open(t *testing.T) *profile.Store {
 }
 
 func TestCheck(t *testing.T) {
-	locale := consult.Problem{Code: "not_allowed", Message: "must be one of ar, he, en, or empty for the browser's language"}
-	availability := consult.Problem{Code: "not_allowed", Message: "must be one of available, busy, away",
+	locale := problem.Problem{Code: "not_allowed", Message: "must be one of ar, he, en, or empty for the browser's language"}
+	availability := problem.Problem{Code: "not_allowed", Message: "must be one of available, busy, away",
 		Allowed: []string{"available", "busy", "away"}}
 	for _, tc := range []struct {
 		name     string
 		p        profile.Profile
 		want     map[string]string
-		problems map[string]consult.Problem
+		problems map[string]problem.Problem
 	}{
 		{"empty", profile.Profile{}, nil, nil},
 		{"default", profile.Default, nil, nil},
 		{"every locale", profile.Profile{Locale: "he", Availability: profile.Away}, nil, nil},
 		{"arabic busy", profile.Profile{Locale: "ar", Availability: profile.Busy}, nil, nil},
 		{"unknown locale", profile.Profile{Locale: "fr"}, map[string]string{"locale": "must be one of ar, he, en, or empty for the browser's language"},
-			map[string]consult.Problem{"locale": locale}},
+			map[string]problem.Problem{"locale": locale}},
 		{"region tag", profile.Profile{Locale: "ar-PS"}, map[string]string{"locale": "must be one of ar, he, en, or empty for the browser's language"},
-			map[string]consult.Problem{"locale": locale}},
+			map[string]problem.Problem{"locale": locale}},
 		{"unknown availability", profile.Profile{Availability: "asleep"}, map[string]string{"availability": "must be one of available, busy, away"},
-			map[string]consult.Problem{"availability": availability}},
+			map[string]problem.Problem{"availability": availability}},
 		{"case matters", profile.Profile{Locale: "EN", Availability: "Busy"}, map[string]string{
 			"locale": "must be one of ar, he, en, or empty for the browser's language", "availability": "must be one of available, busy, away"},
-			map[string]consult.Problem{"locale": locale, "availability": availability}},
+			map[string]problem.Problem{"locale": locale, "availability": availability}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := tc.p.Check()

@@ -1,6 +1,7 @@
 // 3. Mirroring: in Arabic and Hebrew a field's label sits at the right edge above its
 // input (html dir=rtl); in English at the left.
-import { person, signIn, setLocale, step, check, pending, fillDetails, api } from '../lib.mjs';
+import path from 'node:path';
+import { person, signIn, setLocale, step, check, pending, fillDetails, api, OUT } from '../lib.mjs';
 
 export default async function rtl(shared) {
   const ref = await signIn(await person(shared.browser, 'referrer (rtl)'), 'referrer2');
@@ -87,8 +88,23 @@ export default async function rtl(shared) {
     });
     const msg = await r.locator(`#${await el.getAttribute('id')}-error`).innerText();
     check(msg.length > 0, 'no message next to the field the server refused');
+    // The server's problem code (too_large or out_of_range, with its bound) is worded in Arabic,
+    // not its English sentence.
+    check(/[\u0600-\u06FF]/.test(msg) && !/must|between/i.test(msg), `the server's refusal is not worded in Arabic: "${msg}"`);
+    await el.scrollIntoViewIfNeeded();
+    await r.screenshot({ path: path.join(OUT, 'rtl-server-refusal-ar.png'), fullPage: false });
     check(await r.locator('#receipt').isHidden(), 'a refused consult shows a receipt');
+    // The same refusal in Hebrew: the code is worded again in the page's new language.
+    await setLocale(ref, 'he');
+    await el.evaluate((e) => e.removeAttribute('max'));
+    await r.locator('#f-submit').click();
+    await r.locator(`[name="details.${num.key}"][aria-invalid="true"]`).waitFor();
+    const he = await r.locator(`#${await el.getAttribute('id')}-error`).innerText();
+    check(/[\u0590-\u05FF]/.test(he) && !/must|between/i.test(he), `the server's refusal is not worded in Hebrew: "${he}"`);
+    await el.scrollIntoViewIfNeeded();
+    await r.screenshot({ path: path.join(OUT, 'rtl-server-refusal-he.png'), fullPage: false });
     await r.locator('#f-clear').click();
+    await setLocale(ref, 'ar');
   });
   await step('rtl: the skip link moves the focus to the content, and the screen keeps what was typed', async () => {
     await r.goto('/new');

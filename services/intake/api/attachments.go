@@ -20,6 +20,7 @@ import (
 	"github.com/regionalconsult/broker/pkg/event"
 	"github.com/regionalconsult/broker/pkg/http/apierror"
 	"github.com/regionalconsult/broker/pkg/nats/attachstore"
+	"github.com/regionalconsult/broker/pkg/problem"
 	"github.com/regionalconsult/broker/pkg/redis/ratelimit"
 	"github.com/regionalconsult/broker/pkg/roster"
 )
@@ -36,7 +37,7 @@ const uploadWithin = 10 * time.Minute
 
 // unsupportedFile is the answer to content that is not a PDF, JPEG or PNG file.
 var unsupportedFile = consult.InvalidFields("the file is not a PDF, JPEG or PNG file",
-	map[string]consult.Problem{"file": consult.NotAllowed("must be a PDF, JPEG or PNG file")})
+	map[string]problem.Problem{"file": problem.NotAllowed("must be a PDF, JPEG or PNG file")})
 
 // uploadAttachment stores a referrer's file, before the consult that refers to it. Its type is
 // decided by its content; the declared Content-Type and the name's extension decide nothing.
@@ -47,7 +48,7 @@ func (s *Server) uploadAttachment(w http.ResponseWriter, r *http.Request, u rost
 	}
 	declared, err := url.PathUnescape(r.Header.Get("X-Filename"))
 	if err != nil || !utf8.ValidString(declared) {
-		apierror.Write(w, s.log, errInvalid("X-Filename", consult.Malformed("must be the file name in percent-encoded UTF-8")))
+		apierror.Write(w, s.log, errInvalid("X-Filename", problem.Malformed("must be the file name in percent-encoded UTF-8")))
 		return
 	}
 	tooLarge := consult.Errorf(consult.TooLarge, "the file is larger than %d MiB", attachment.MaxSize>>20)
@@ -76,12 +77,12 @@ func (s *Server) uploadAttachment(w http.ResponseWriter, r *http.Request, u rost
 			apierror.Write(w, s.log, tooLarge)
 			return
 		}
-		apierror.Write(w, s.log, errInvalid("file", consult.InvalidValue("could not be read completely; please upload it again")))
+		apierror.Write(w, s.log, errInvalid("file", problem.InvalidValue("could not be read completely; please upload it again")))
 		return
 	}
 	data := body.Bytes()
 	if len(data) == 0 {
-		apierror.Write(w, s.log, errInvalid("file", consult.Required()))
+		apierror.Write(w, s.log, errInvalid("file", problem.Required()))
 		return
 	}
 	typ, err := attachment.Sniff(data)
@@ -119,7 +120,7 @@ func decodeDraft(w http.ResponseWriter, r *http.Request, d *consult.Draft) ([]st
 		for k, v := range e.Fields {
 			fields[strings.TrimPrefix(k, "Draft.")] = v
 		}
-		problems := make(map[string]consult.Problem, len(e.Problems))
+		problems := make(map[string]problem.Problem, len(e.Problems))
 		for k, p := range e.Problems {
 			problems[strings.TrimPrefix(k, "Draft.")] = p
 		}
@@ -137,17 +138,17 @@ func (s *Server) attach(ctx context.Context, u roster.User, ids []string) ([]eve
 		return nil, nil
 	}
 	if len(ids) > maxAttachments {
-		return nil, errInvalid("attachments", consult.TooMany(maxAttachments, "attachments"))
+		return nil, errInvalid("attachments", problem.TooMany(maxAttachments, "attachments"))
 	}
 	unknown := consult.InvalidFields("an attachment is unknown or no longer available; please upload it again",
-		map[string]consult.Problem{"attachments": consult.Unknown("unknown attachment")})
+		map[string]problem.Problem{"attachments": problem.Unknown("unknown attachment")})
 	out := make([]event.Attachment, 0, len(ids))
 	for i, id := range ids {
 		if _, err := ulid.ParseStrict(id); err != nil {
 			return nil, unknown
 		}
 		if slices.Contains(ids[:i], id) {
-			return nil, errInvalid("attachments", consult.NotAllowed("lists an attachment more than once"))
+			return nil, errInvalid("attachments", problem.NotAllowed("lists an attachment more than once"))
 		}
 		a, err := s.files.Get(ctx, id)
 		if errors.Is(err, attachstore.ErrNotFound) {

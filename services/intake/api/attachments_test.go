@@ -25,9 +25,9 @@ import (
 
 	"github.com/regionalconsult/broker/internal/testkit/apiclient"
 	"github.com/regionalconsult/broker/internal/testkit/testenv"
-	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/nats/auditlog"
 	"github.com/regionalconsult/broker/pkg/nats/bus"
+	"github.com/regionalconsult/broker/pkg/problem"
 	"github.com/regionalconsult/broker/pkg/process/config"
 	"github.com/regionalconsult/broker/pkg/process/service"
 	"github.com/regionalconsult/broker/pkg/roster"
@@ -91,7 +91,7 @@ type apiErrorBody struct {
 		Code     string                     `json:"code"`
 		Message  string                     `json:"message"`
 		Fields   map[string]string          `json:"fields"`
-		Problems map[string]consult.Problem `json:"problems"`
+		Problems map[string]problem.Problem `json:"problems"`
 	} `json:"error"`
 }
 
@@ -283,7 +283,7 @@ func TestAttachmentRefusals(t *testing.T) {
 				assert.Equal(t, http.StatusBadRequest, status)
 				assert.Equal(t, "invalid", bad.Error.Code)
 				assert.Equal(t, map[string]string{"file": tc.field}, bad.Error.Fields)
-				assert.Equal(t, map[string]consult.Problem{"file": {Code: tc.code}}, bad.Error.Problems,
+				assert.Equal(t, map[string]problem.Problem{"file": {Code: tc.code}}, bad.Error.Problems,
 					"got problems %v, want file %s", bad.Error.Problems, tc.code)
 			})
 		}
@@ -304,7 +304,7 @@ func TestAttachmentRefusals(t *testing.T) {
 		status, _, bad := upload(t, ref, strings.NewReader(tinyPDF), "%zz.pdf", "application/pdf")
 		assert.Equal(t, http.StatusBadRequest, status)
 		assert.Equal(t, map[string]string{"X-Filename": "must be the file name in percent-encoded UTF-8"}, bad.Error.Fields)
-		assert.Equal(t, map[string]consult.Problem{"X-Filename": {Code: "malformed"}}, bad.Error.Problems)
+		assert.Equal(t, map[string]problem.Problem{"X-Filename": {Code: "malformed"}}, bad.Error.Problems)
 		status, a, _ := upload(t, ref, strings.NewReader(tinyPDF), "", "")
 		require.Equal(t, http.StatusCreated, status)
 		assert.Equal(t, "attachment.pdf", a.Name)
@@ -356,19 +356,19 @@ func TestAttachmentRefusals(t *testing.T) {
 			client  *apiclient.Client
 			ids     []string
 			problem string
-			want    consult.Problem
+			want    problem.Problem
 		}{
-			{"someone else's upload", colleague, []string{mine.ID}, "unknown attachment", consult.Problem{Code: "unknown"}},
-			{"an id never uploaded", ref, []string{ulid.Make().String()}, "unknown attachment", consult.Problem{Code: "unknown"}},
-			{"not an id", ref, []string{"../etc/passwd"}, "unknown attachment", consult.Problem{Code: "unknown"}},
-			{"the same file twice", ref, []string{mine.ID, mine.ID}, "lists an attachment more than once", consult.Problem{Code: "not_allowed"}},
-			{"more than ten", ref, eleven, "at most 10 attachments", consult.Problem{Code: "too_many", Max: ptr(10.0)}},
+			{"someone else's upload", colleague, []string{mine.ID}, "unknown attachment", problem.Problem{Code: "unknown"}},
+			{"an id never uploaded", ref, []string{ulid.Make().String()}, "unknown attachment", problem.Problem{Code: "unknown"}},
+			{"not an id", ref, []string{"../etc/passwd"}, "unknown attachment", problem.Problem{Code: "unknown"}},
+			{"the same file twice", ref, []string{mine.ID, mine.ID}, "lists an attachment more than once", problem.Problem{Code: "not_allowed"}},
+			{"more than ten", ref, eleven, "at most 10 attachments", problem.Problem{Code: "too_many", Max: ptr(10.0)}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				status, _, apiErr := request(t, tc.client, tc.ids...)
 				require.Equal(t, http.StatusBadRequest, status)
 				assert.Equal(t, map[string]string{"attachments": tc.problem}, apiErr.Body.Error.Fields)
-				assert.Equal(t, map[string]consult.Problem{"attachments": tc.want}, apiErr.Body.Error.Problems)
+				assert.Equal(t, map[string]problem.Problem{"attachments": tc.want}, apiErr.Body.Error.Problems)
 			})
 		}
 	})

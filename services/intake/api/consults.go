@@ -19,6 +19,7 @@ import (
 	"github.com/regionalconsult/broker/pkg/event"
 	"github.com/regionalconsult/broker/pkg/http/apierror"
 	"github.com/regionalconsult/broker/pkg/nats/consultstore"
+	"github.com/regionalconsult/broker/pkg/problem"
 	"github.com/regionalconsult/broker/pkg/redis/readmodel"
 	"github.com/regionalconsult/broker/pkg/roster"
 )
@@ -122,11 +123,11 @@ func (s *Server) release(ctx context.Context, user, key, id string) {
 
 func checkIdempotencyKey(key string) error {
 	if len(key) > maxIdempotencyKey {
-		return errInvalid("Idempotency-Key", consult.TooLong(maxIdempotencyKey))
+		return errInvalid("Idempotency-Key", problem.TooLong(maxIdempotencyKey))
 	}
 	for _, r := range key {
 		if r < 0x21 || r > 0x7e {
-			return errInvalid("Idempotency-Key", consult.Malformed("must be printable ASCII without spaces"))
+			return errInvalid("Idempotency-Key", problem.Malformed("must be printable ASCII without spaces"))
 		}
 	}
 	return nil
@@ -199,28 +200,28 @@ func (s *Server) getConsult(w http.ResponseWriter, r *http.Request, u roster.Use
 func (s *Server) listConsults(w http.ResponseWriter, r *http.Request, u roster.User) {
 	q := r.URL.Query()
 	f := readmodel.Filter{Status: consult.Status(q.Get("status")), Specialty: q.Get("specialty"), Urgency: q.Get("urgency")}
-	fields := map[string]consult.Problem{}
+	fields := map[string]problem.Problem{}
 	if f.Status != "" && !slices.Contains(consult.Statuses, f.Status) {
-		fields["status"] = consult.Unknown("unknown status")
+		fields["status"] = problem.Unknown("unknown status")
 	}
 	if f.Urgency != "" && !slices.Contains(consult.Urgencies, f.Urgency) {
-		fields["urgency"] = consult.OneOf(consult.Urgencies...)
+		fields["urgency"] = problem.OneOf(consult.Urgencies...)
 	}
 	if f.Specialty != "" && !s.dir.Roster().HasSpecialty(f.Specialty) {
-		fields["specialty"] = consult.Unknown("unknown specialty")
+		fields["specialty"] = problem.Unknown("unknown specialty")
 	}
 	limit := 50
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 200 {
-			fields["limit"] = consult.WholeNumberFrom(1, 200)
+			fields["limit"] = problem.WholeNumberFrom(1, 200)
 		}
 		limit = n
 	}
 	cursor := q.Get("cursor")
 	if cursor != "" {
 		if _, err := ulid.ParseStrict(cursor); err != nil {
-			fields["cursor"] = consult.Malformed("not a cursor this endpoint returned")
+			fields["cursor"] = problem.Malformed("not a cursor this endpoint returned")
 		}
 	}
 	if len(fields) > 0 {
@@ -290,7 +291,7 @@ func textBody(w http.ResponseWriter, r *http.Request, field string, required boo
 	}
 	for k := range body {
 		if k != field {
-			return "", errInvalid(k, consult.UnknownField())
+			return "", errInvalid(k, problem.UnknownField())
 		}
 	}
 	text := ""
@@ -355,11 +356,11 @@ func (s *Server) assign(w http.ResponseWriter, r *http.Request, u roster.User) {
 		return
 	}
 	if req.SpecialistID == "" {
-		apierror.Write(w, s.log, errInvalid("specialist_id", consult.Required()))
+		apierror.Write(w, s.log, errInvalid("specialist_id", problem.Required()))
 		return
 	}
 	if sp, ok := s.dir.Roster().User(req.SpecialistID); !ok || sp.Role != consult.RoleSpecialist || sp.Disabled {
-		apierror.Write(w, s.log, errInvalid("specialist_id", consult.Unknown("no active specialist has this id")))
+		apierror.Write(w, s.log, errInvalid("specialist_id", problem.Unknown("no active specialist has this id")))
 		return
 	}
 	s.respond(w, r, u, func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error) {

@@ -8,6 +8,7 @@ import (
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/event"
 	"github.com/regionalconsult/broker/pkg/http/apierror"
+	"github.com/regionalconsult/broker/pkg/problem"
 	"github.com/regionalconsult/broker/pkg/roster"
 )
 
@@ -47,11 +48,11 @@ func decodeControl(w http.ResponseWriter, r *http.Request, u roster.User, field 
 	present := map[string]bool{"urgency": b.Urgency != nil, "specialty": b.Specialty != nil, "minutes": b.Minutes != nil}
 	for k, ok := range present {
 		if ok && k != field {
-			return b, errInvalid(k, consult.UnknownField())
+			return b, errInvalid(k, problem.UnknownField())
 		}
 	}
 	if !present[field] {
-		return b, errInvalid(field, consult.Required())
+		return b, errInvalid(field, problem.Required())
 	}
 	b.Reason = strings.TrimSpace(b.Reason)
 	if p, bad := consult.CheckText(b.Reason, 0, consult.MaxText); bad {
@@ -83,7 +84,7 @@ func (s *Server) changeSpecialty(w http.ResponseWriter, r *http.Request, u roste
 		return
 	}
 	if !s.dir.Roster().HasSpecialty(*b.Specialty) {
-		apierror.Write(w, s.log, errInvalid("specialty", consult.Unknown("unknown specialty")))
+		apierror.Write(w, s.log, errInvalid("specialty", problem.Unknown("unknown specialty")))
 		return
 	}
 	s.respond(w, r, u, func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error) {
@@ -99,7 +100,7 @@ func (s *Server) snooze(w http.ResponseWriter, r *http.Request, u roster.User) {
 		return
 	}
 	if m, most := *b.Minutes, int(consult.MaxSnooze/time.Minute); m < 1 || m > most {
-		apierror.Write(w, s.log, errInvalid("minutes", consult.OutOfRange(1, most)))
+		apierror.Write(w, s.log, errInvalid("minutes", problem.OutOfRange(1, most)))
 		return
 	}
 	s.respond(w, r, u, func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error) {

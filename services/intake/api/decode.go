@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/regionalconsult/broker/pkg/consult"
+	"github.com/regionalconsult/broker/pkg/problem"
 )
 
 // maxBody bounds every request body.
@@ -46,27 +47,27 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 			return consult.Errorf(consult.Invalid, "the request body must be a JSON object")
 		}
 		return consult.InvalidFields(fmt.Sprintf("%s has the wrong type", field),
-			map[string]consult.Problem{field: wrongType(typeErr.Type.String())})
+			map[string]problem.Problem{field: wrongType(typeErr.Type.String())})
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
 		return consult.Errorf(consult.Invalid, "the request body is not valid JSON")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return consult.InvalidFields(fmt.Sprintf("unknown field %q", field),
-			map[string]consult.Problem{field: consult.UnknownField()})
+			map[string]problem.Problem{field: problem.UnknownField()})
 	}
 	return consult.Errorf(consult.Invalid, "the request body could not be read")
 }
 
 // wrongType is the problem with a JSON value that does not fit the Go type it is decoded into:
 // "must be a whole number", "must be a string", ...
-func wrongType(goType string) consult.Problem {
+func wrongType(goType string) problem.Problem {
 	switch {
 	case strings.Contains(goType, "int"):
-		return consult.NotAWholeNumber()
+		return problem.NotAWholeNumber()
 	case strings.Contains(goType, "string"):
-		return consult.Malformed("must be a string")
+		return problem.Malformed("must be a string")
 	case strings.Contains(goType, "bool"):
-		return consult.Malformed("must be a boolean")
+		return problem.Malformed("must be a boolean")
 	}
-	return consult.Malformed("must be a JSON " + goType)
+	return problem.Malformed("must be a JSON " + goType)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/http/apierror"
+	"github.com/regionalconsult/broker/pkg/problem"
 	"github.com/regionalconsult/broker/pkg/roster"
 )
 
@@ -15,7 +16,7 @@ func (s *Server) onCall(w http.ResponseWriter, r *http.Request, _ roster.User) {
 	if v := r.URL.Query().Get("at"); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
-			apierror.Write(w, s.log, errInvalid("at", consult.NotADate("must be an RFC 3339 time such as 2026-03-27T02:30:00Z")))
+			apierror.Write(w, s.log, errInvalid("at", problem.NotADate("must be an RFC 3339 time such as 2026-03-27T02:30:00Z")))
 			return
 		}
 		at = t
@@ -44,7 +45,7 @@ func (s *Server) specialists(w http.ResponseWriter, r *http.Request, u roster.Us
 	ros := s.dir.Roster()
 	want := r.URL.Query().Get("specialty")
 	if want != "" && !ros.HasSpecialty(want) {
-		apierror.Write(w, s.log, errInvalid("specialty", consult.Unknown("unknown specialty")))
+		apierror.Write(w, s.log, errInvalid("specialty", problem.Unknown("unknown specialty")))
 		return
 	}
 	out := []specialist{}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/http/apierror"
+	"github.com/regionalconsult/broker/pkg/problem"
 	"github.com/regionalconsult/broker/pkg/redis/readmodel"
 	"github.com/regionalconsult/broker/pkg/roster"
 )
@@ -28,7 +29,7 @@ func (s *Server) figures(w http.ResponseWriter, r *http.Request, u roster.User) 
 	if v := r.URL.Query().Get("days"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxFigureDays {
-			apierror.Write(w, s.log, errInvalid("days", consult.WholeNumberFrom(1, maxFigureDays)))
+			apierror.Write(w, s.log, errInvalid("days", problem.WholeNumberFrom(1, maxFigureDays)))
 			return
 		}
 		days = n

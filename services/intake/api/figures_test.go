@@ -16,6 +16,7 @@ import (
 	"github.com/regionalconsult/broker/internal/testkit/testenv"
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/event"
+	"github.com/regionalconsult/broker/pkg/problem"
 	"github.com/regionalconsult/broker/pkg/process/config"
 	"github.com/regionalconsult/broker/pkg/redis/readmodel"
 	"github.com/regionalconsult/broker/pkg/roster"
@@ -224,7 +225,7 @@ func TestFigures(t *testing.T) {
 	})
 
 	t.Run("days must be 1 to 31", func(t *testing.T) {
-		want := consult.Problem{Code: "out_of_range", Min: ptr(1.0), Max: ptr(31.0)}
+		want := problem.Problem{Code: "out_of_range", Min: ptr(1.0), Max: ptr(31.0)}
 		for _, q := range []string{"0", "32", "-1", "x", "7.5", "1e1"} {
 			_, apiErr := get(coord, "?days="+q)
 			if assert.NotNil(t, apiErr, "days=%s", q) {

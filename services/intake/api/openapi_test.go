@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/regionalconsult/broker/pkg/consult"
+	"github.com/regionalconsult/broker/pkg/problem"
 )
 
 // The OpenAPI document and the routes stay in step: every route is documented and every
@@ -40,7 +40,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	assert.Equal(t, served, documented)
 }
 
-// The document's problem codes are the ones the API reports (consult.ProblemCodes), and the
+// The document's problem codes are the ones the API reports (problem.Codes), and the
 // error envelope describes `problems` beside `fields`.
 func TestOpenAPIDescribesProblemCodes(t *testing.T) {
 	var doc struct {
@@ -69,7 +69,7 @@ func TestOpenAPIDescribesProblemCodes(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(OpenAPI(), &doc))
 	got := doc.Components.Schemas.Problem.Properties.Code.Enum
-	assert.ElementsMatch(t, consult.ProblemCodes, got, "got problem codes %v in the document, want %v", got, consult.ProblemCodes)
+	assert.ElementsMatch(t, problem.Codes, got, "got problem codes %v in the document, want %v", got, problem.Codes)
 	problems, ok := doc.Components.Schemas.Error.Properties.Error.Properties["problems"]
 	if assert.True(t, ok, "got no problems in the error envelope, want it beside fields") {
 		assert.Equal(t, "#/components/schemas/Problem", problems.AdditionalProperties.Ref, "got problems of %q, want Problem", problems.AdditionalProperties.Ref)

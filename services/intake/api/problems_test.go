@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/regionalconsult/broker/internal/testkit/apiclient"
-	"github.com/regionalconsult/broker/pkg/consult"
+	"github.com/regionalconsult/broker/pkg/problem"
 )
 
 // apiError is an error answer as a client reads it, `problems` included (apiclient.Error reads
@@ -27,7 +27,7 @@ type apiError struct {
 			Code     string                     `json:"code"`
 			Message  string                     `json:"message"`
 			Fields   map[string]string          `json:"fields"`
-			Problems map[string]consult.Problem `json:"problems"`
+			Problems map[string]problem.Problem `json:"problems"`
 		} `json:"error"`
 	}
 }
@@ -94,7 +94,7 @@ func checkProblems(t *testing.T, e *apiError) {
 	for field := range fields {
 		p, ok := problems[field]
 		if assert.True(t, ok, "got no problem for %s, want one beside its sentence", field) {
-			assert.True(t, slices.Contains(consult.ProblemCodes, p.Code), "%s: got code %q, want one of %v", field, p.Code, consult.ProblemCodes)
+			assert.True(t, slices.Contains(problem.Codes, p.Code), "%s: got code %q, want one of %v", field, p.Code, problem.Codes)
 			assert.Empty(t, p.Message, "%s: got the sentence in problems, want it in fields only", field)
 		}
 	}
@@ -140,17 +140,17 @@ func TestLoginProblems(t *testing.T) {
 		name     string
 		body     map[string]string
 		fields   map[string]string
-		problems map[string]consult.Problem
+		problems map[string]problem.Problem
 	}{
 		{"both missing", map[string]string{"username": "", "password": ""},
 			map[string]string{"username": "required, at most 128 characters", "password": "required, at most 256 characters"},
-			map[string]consult.Problem{"username": {Code: "required"}, "password": {Code: "required"}}},
+			map[string]problem.Problem{"username": {Code: "required"}, "password": {Code: "required"}}},
 		{"both too long", map[string]string{"username": strings.Repeat("u", 129), "password": strings.Repeat("p", 257)},
 			map[string]string{"username": "required, at most 128 characters", "password": "required, at most 256 characters"},
-			map[string]consult.Problem{"username": {Code: "too_long", Max: ptr(128.0)}, "password": {Code: "too_long", Max: ptr(256.0)}}},
+			map[string]problem.Problem{"username": {Code: "too_long", Max: ptr(128.0)}, "password": {Code: "too_long", Max: ptr(256.0)}}},
 		{"a password too long", map[string]string{"username": "referrer1", "password": strings.Repeat("p", 257)},
 			map[string]string{"password": "required, at most 256 characters"},
-			map[string]consult.Problem{"password": {Code: "too_long", Max: ptr(256.0)}}},
+			map[string]problem.Problem{"password": {Code: "too_long", Max: ptr(256.0)}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

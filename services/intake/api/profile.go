@@ -8,6 +8,7 @@ import (
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/http/apierror"
 	"github.com/regionalconsult/broker/pkg/nats/profile"
+	"github.com/regionalconsult/broker/pkg/problem"
 	"github.com/regionalconsult/broker/pkg/roster"
 )
 
@@ -42,7 +43,7 @@ func (s *Server) putProfile(w http.ResponseWriter, r *http.Request, u roster.Use
 	if body.Availability != nil {
 		change.Availability = *body.Availability
 		if change.Availability == "" { // "" would read as the default; an explicit value is required
-			apierror.Write(w, s.log, errInvalid("availability", consult.OneOf(profile.Availabilities...)))
+			apierror.Write(w, s.log, errInvalid("availability", problem.OneOf(profile.Availabilities...)))
 			return
 		}
 	}

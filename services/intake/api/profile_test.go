@@ -11,8 +11,8 @@ import (
 
 	"github.com/regionalconsult/broker/internal/testkit/apiclient"
 	"github.com/regionalconsult/broker/internal/testkit/testenv"
-	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/nats/profile"
+	"github.com/regionalconsult/broker/pkg/problem"
 )
 
 type profileAnswer struct {
@@ -61,23 +61,23 @@ func TestProfile(t *testing.T) {
 			body     any
 			status   int
 			fields   map[string]string
-			problems map[string]consult.Problem
+			problems map[string]problem.Problem
 		}{
 			{"availability from a referrer", ref, map[string]any{"availability": "busy"}, http.StatusForbidden, nil, nil},
 			{"availability from a referrer, with a locale", ref, map[string]any{"locale": "en", "availability": "available"}, http.StatusForbidden, nil, nil},
 			{"unknown locale", ref, map[string]any{"locale": "fr"}, http.StatusBadRequest,
 				map[string]string{"locale": "must be one of ar, he, en, or empty for the browser's language"},
-				map[string]consult.Problem{"locale": {Code: "not_allowed"}}},
+				map[string]problem.Problem{"locale": {Code: "not_allowed"}}},
 			{"unknown availability", onc, map[string]any{"availability": "asleep"}, http.StatusBadRequest,
 				map[string]string{"availability": "must be one of available, busy, away"},
-				map[string]consult.Problem{"availability": {Code: "not_allowed", Allowed: []string{"available", "busy", "away"}}}},
+				map[string]problem.Problem{"availability": {Code: "not_allowed", Allowed: []string{"available", "busy", "away"}}}},
 			{"empty availability", onc, map[string]any{"availability": ""}, http.StatusBadRequest,
 				map[string]string{"availability": "must be one of available, busy, away"},
-				map[string]consult.Problem{"availability": {Code: "not_allowed", Allowed: []string{"available", "busy", "away"}}}},
+				map[string]problem.Problem{"availability": {Code: "not_allowed", Allowed: []string{"available", "busy", "away"}}}},
 			{"wrong type", onc, map[string]any{"locale": 3}, http.StatusBadRequest, map[string]string{"locale": "must be a string"},
-				map[string]consult.Problem{"locale": {Code: "malformed"}}},
+				map[string]problem.Problem{"locale": {Code: "malformed"}}},
 			{"unknown field", onc, map[string]any{"theme": "dark"}, http.StatusBadRequest, map[string]string{"theme": "unknown field"},
-				map[string]consult.Problem{"theme": {Code: "unknown_field"}}},
+				map[string]problem.Problem{"theme": {Code: "unknown_field"}}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				status, _, apiErr := put(tc.client, tc.body)

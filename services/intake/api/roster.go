@@ -17,6 +17,7 @@ import (
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/http/apierror"
 	"github.com/regionalconsult/broker/pkg/nats/directory"
+	"github.com/regionalconsult/broker/pkg/problem"
 	"github.com/regionalconsult/broker/pkg/roster"
 )
 
@@ -56,8 +57,7 @@ func (s *Server) editRoster(w http.ResponseWriter, r *http.Request, field func(p
 		apierror.Write(w, s.log, err)
 	case errors.As(err, &fe):
 		name := field(fe.Field)
-		// The roster document's own checks give a sentence, not a code.
-		apierror.Write(w, s.log, errInvalid(name, consult.InvalidValue(fe.Problem)))
+		apierror.Write(w, s.log, errInvalid(name, fe.Problem))
 	case errors.Is(err, directory.ErrBusy):
 		apierror.Write(w, s.log, consult.Errorf(consult.Conflict, "the roster kept changing while this change was made; reload it and try again"))
 	default:
@@ -124,7 +124,7 @@ func (s *Server) putSchedule(w http.ResponseWriter, r *http.Request, u roster.Us
 		return
 	}
 	if body.Primary == nil {
-		apierror.Write(w, s.log, errInvalid("primary", consult.Required()))
+		apierror.Write(w, s.log, errInvalid("primary", problem.Required()))
 		return
 	}
 	if body.Secondary == nil {
@@ -214,45 +214,45 @@ func (s *Server) createOverride(w http.ResponseWriter, r *http.Request, u roster
 }
 
 // checkOverride checks a new override against ros and returns it, or the fields that are wrong.
-func (s *Server) checkOverride(ros *roster.Roster, specialty, tier, userID, from, to, reason string) (roster.Override, map[string]consult.Problem) {
-	fields := map[string]consult.Problem{}
+func (s *Server) checkOverride(ros *roster.Roster, specialty, tier, userID, from, to, reason string) (roster.Override, map[string]problem.Problem) {
+	fields := map[string]problem.Problem{}
 	switch {
 	case specialty == "":
-		fields["specialty"] = consult.Required()
+		fields["specialty"] = problem.Required()
 	case !ros.HasSpecialty(specialty):
-		fields["specialty"] = consult.Unknown("unknown specialty")
+		fields["specialty"] = problem.Unknown("unknown specialty")
 	}
 	if tier != "primary" && tier != "secondary" {
-		fields["tier"] = consult.NotAllowed("must be primary or secondary")
+		fields["tier"] = problem.NotAllowed("must be primary or secondary")
 	}
 	if who, ok := ros.User(userID); !ok || who.Role != consult.RoleSpecialist {
-		fields["user_id"] = consult.Unknown("must name a specialist")
+		fields["user_id"] = problem.Unknown("must name a specialist")
 	} else if who.Disabled {
-		fields["user_id"] = consult.NotAllowed("names a disabled account")
+		fields["user_id"] = problem.NotAllowed("names a disabled account")
 	}
 	o := roster.Override{UserID: userID, Reason: strings.TrimSpace(reason)}
 	var fromErr, toErr error
 	if o.From, fromErr = time.Parse(time.RFC3339, from); fromErr != nil {
-		fields["from"] = consult.NotADate("must be an RFC 3339 time such as 2026-03-27T06:00:00Z")
+		fields["from"] = problem.NotADate("must be an RFC 3339 time such as 2026-03-27T06:00:00Z")
 	}
 	if o.To, toErr = time.Parse(time.RFC3339, to); toErr != nil {
-		fields["to"] = consult.NotADate("must be an RFC 3339 time such as 2026-03-28T06:00:00Z")
+		fields["to"] = problem.NotADate("must be an RFC 3339 time such as 2026-03-28T06:00:00Z")
 	}
 	if fromErr == nil && toErr == nil {
 		switch { // relations between times: no finer code than the sentence
 		case !o.To.After(o.From):
-			fields["to"] = consult.InvalidValue("must be after from")
+			fields["to"] = problem.InvalidValue("must be after from")
 		case !o.To.After(s.now()):
-			fields["to"] = consult.InvalidValue("must be in the future")
+			fields["to"] = problem.InvalidValue("must be in the future")
 		case o.To.Sub(o.From) > 366*24*time.Hour:
-			fields["to"] = consult.InvalidValue("an override lasts at most 366 days")
+			fields["to"] = problem.InvalidValue("an override lasts at most 366 days")
 		}
 	}
 	switch {
 	case utf8.RuneCountInString(o.Reason) > maxOverrideReason:
-		fields["reason"] = consult.TooLong(maxOverrideReason)
+		fields["reason"] = problem.TooLong(maxOverrideReason)
 	case strings.ContainsFunc(o.Reason, unicode.IsControl):
-		fields["reason"] = consult.InvalidText("must be one line without control characters")
+		fields["reason"] = problem.InvalidText("must be one line without control characters")
 	}
 	o.From, o.To = o.From.UTC(), o.To.UTC()
 	return o, fields
@@ -327,36 +327,36 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, u roster.User
 		if (target.Role == consult.RoleCoordinator || target.Role == consult.RoleAdmin) && u.Role != consult.RoleAdmin {
 			return errForbidden("only an administrator changes a coordinator's or administrator's account")
 		}
-		fields := map[string]consult.Problem{}
+		fields := map[string]problem.Problem{}
 		if target.Role != consult.RoleSpecialist {
 			for _, name := range []string{"specialties", "sub_specialties", "max_consults"} {
 				if slices.Contains(changed, name) {
-					fields[name] = consult.NotAllowed("only a specialist has " + strings.ReplaceAll(name, "_", " "))
+					fields[name] = problem.NotAllowed("only a specialist has " + strings.ReplaceAll(name, "_", " "))
 				}
 			}
 		}
 		if body.Specialties != nil {
 			for _, slug := range *body.Specialties {
 				if !cur.HasSpecialty(slug) {
-					fields["specialties"] = consult.Unknown(fmt.Sprintf("unknown specialty %q", slug))
+					fields["specialties"] = problem.Unknown(fmt.Sprintf("unknown specialty %q", slug))
 				}
 			}
 		}
 		for name, list := range map[string]*[]string{"specialties": body.Specialties, "sub_specialties": body.SubSpecialties,
 			"languages": body.Languages} {
 			if list != nil && len(*list) > maxListItems {
-				fields[name] = consult.TooMany(maxListItems, "entries")
+				fields[name] = problem.TooMany(maxListItems, "entries")
 			}
 		}
 		if body.Languages != nil {
 			for _, l := range *body.Languages {
 				if !consult.LanguageTag(strings.TrimSpace(l)) {
-					fields["languages"] = consult.Malformed(fmt.Sprintf("must be language tags such as ar or he (got %q)", l))
+					fields["languages"] = problem.Malformed(fmt.Sprintf("must be language tags such as ar or he (got %q)", l))
 				}
 			}
 		}
 		if body.Disabled != nil && *body.Disabled && id == u.ID {
-			fields["disabled"] = consult.NotAllowed("you cannot disable your own account")
+			fields["disabled"] = problem.NotAllowed("you cannot disable your own account")
 		}
 		if len(fields) > 0 {
 			return consult.InvalidFields("the user change has invalid fields", fields)
@@ -437,21 +437,21 @@ func (s *Server) putPolicies(w http.ResponseWriter, r *http.Request, u roster.Us
 		return
 	}
 	if body.Policies == nil {
-		apierror.Write(w, s.log, errInvalid("policies", consult.RequiredNote("an empty list leaves the built-in defaults")))
+		apierror.Write(w, s.log, errInvalid("policies", problem.RequiredNote("an empty list leaves the built-in defaults")))
 		return
 	}
 	if len(*body.Policies) > maxPolicies {
-		apierror.Write(w, s.log, errInvalid("policies", consult.TooMany(maxPolicies, "policies")))
+		apierror.Write(w, s.log, errInvalid("policies", problem.TooMany(maxPolicies, "policies")))
 		return
 	}
 	policies := make([]roster.Policy, 0, len(*body.Policies))
-	fields := map[string]consult.Problem{}
+	fields := map[string]problem.Problem{}
 	for i, p := range *body.Policies {
 		policy := roster.Policy{Specialty: p.Specialty, Urgency: p.Urgency, Repeat: p.Repeat, Steps: make([]roster.Step, 0, len(p.Steps))}
 		for j, st := range p.Steps {
 			wait, err := time.ParseDuration(st.Wait)
 			if err != nil {
-				fields[fmt.Sprintf("policies[%d].steps[%d].wait", i, j)] = consult.Malformed("must be a duration such as 2m, 90s or 4h")
+				fields[fmt.Sprintf("policies[%d].steps[%d].wait", i, j)] = problem.Malformed("must be a duration such as 2m, 90s or 4h")
 			}
 			policy.Steps = append(policy.Steps, roster.Step{Target: st.Target, UserID: st.UserID, Wait: roster.Duration(wait), Parallel: st.Parallel})
 		}
@@ -486,11 +486,11 @@ func (s *Server) putRedFlags(w http.ResponseWriter, r *http.Request, u roster.Us
 		return
 	}
 	if body.RedFlags == nil {
-		apierror.Write(w, s.log, errInvalid("red_flags", consult.RequiredNote("an empty list removes every rule")))
+		apierror.Write(w, s.log, errInvalid("red_flags", problem.RequiredNote("an empty list removes every rule")))
 		return
 	}
 	if len(*body.RedFlags) > maxRedFlags {
-		apierror.Write(w, s.log, errInvalid("red_flags", consult.TooMany(maxRedFlags, "rules")))
+		apierror.Write(w, s.log, errInvalid("red_flags", problem.TooMany(maxRedFlags, "rules")))
 		return
 	}
 	next, ok := s.editRoster(w, r, asIs, func(cur *roster.Roster) (*roster.Roster, error) {
@@ -526,11 +526,11 @@ type boardEntry struct {
 func (s *Server) onCallBoard(w http.ResponseWriter, r *http.Request, _ roster.User) {
 	q := r.URL.Query()
 	from := s.now()
-	fields := map[string]consult.Problem{}
+	fields := map[string]problem.Problem{}
 	if v := q.Get("from"); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
-			fields["from"] = consult.NotADate("must be an RFC 3339 time such as 2026-03-27T00:00:00Z")
+			fields["from"] = problem.NotADate("must be an RFC 3339 time such as 2026-03-27T00:00:00Z")
 		}
 		from = t
 	}
@@ -538,7 +538,7 @@ func (s *Server) onCallBoard(w http.ResponseWriter, r *http.Request, _ roster.Us
 	if v := q.Get("days"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxBoardDays {
-			fields["days"] = consult.WholeNumberFrom(1, maxBoardDays)
+			fields["days"] = problem.WholeNumberFrom(1, maxBoardDays)
 		}
 		days = n
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/regionalconsult/broker/internal/testkit/apiclient"
-	"github.com/regionalconsult/broker/pkg/consult"
+	"github.com/regionalconsult/broker/pkg/problem"
 	"github.com/regionalconsult/broker/pkg/roster"
 )
 
@@ -143,11 +143,11 @@ func TestOnCallBoard(t *testing.T) {
 	assert.Equal(t, 7*24*time.Hour, week.To.Sub(week.From), "got a period of %v by default, want 7 days", week.To.Sub(week.From))
 	assert.WithinDuration(t, time.Now(), week.From, time.Minute, "got the default period starting %v, want now", week.From)
 
-	badDays := consult.Problem{Code: "out_of_range", Min: ptr(1.0), Max: ptr(14.0)}
-	badFrom := consult.Problem{Code: "not_a_date"}
+	badDays := problem.Problem{Code: "out_of_range", Min: ptr(1.0), Max: ptr(14.0)}
+	badFrom := problem.Problem{Code: "not_a_date"}
 	for _, tt := range []struct {
 		query, field string
-		problem      consult.Problem
+		problem      problem.Problem
 	}{
 		{"days=0", "days", badDays}, {"days=15", "days", badDays}, {"days=seven", "days", badDays}, {"days=-1", "days", badDays},
 		{"from=yesterday", "from", badFrom}, {"from=2026-02-01", "from", badFrom},
@@ -230,16 +230,16 @@ func TestRosterScheduleEdit(t *testing.T) {
 	}{
 		{"handoff out of range", "pediatric-neurology", badLayer(func(l map[string]any) { l["handoff"] = "25:00" }), http.StatusBadRequest,
 			map[string]string{"primary.layers[0].handoff": "must be a time of day as HH:MM"},
-			map[string]string{"primary.layers[0].handoff": "invalid"}},
+			map[string]string{"primary.layers[0].handoff": "not_a_date"}},
 		{"a coordinator as a member", "pediatric-neurology", badLayer(func(l map[string]any) { l["members"] = []string{"u-coord1"} }), http.StatusBadRequest,
 			map[string]string{"primary.layers[0].members[0]": "member u-coord1 is not a specialist"},
-			map[string]string{"primary.layers[0].members[0]": "invalid"}},
+			map[string]string{"primary.layers[0].members[0]": "not_allowed"}},
 		{"an unknown shift", "pediatric-neurology", badLayer(func(l map[string]any) { l["shift"] = "fortnightly" }), http.StatusBadRequest,
 			map[string]string{"primary.layers[0].shift": "must be daily, weekly or custom"},
-			map[string]string{"primary.layers[0].shift": "invalid"}},
+			map[string]string{"primary.layers[0].shift": "not_allowed"}},
 		{"a bad weekday", "pediatric-neurology", badLayer(func(l map[string]any) { l["restrict"] = map[string]any{"weekdays": []string{"funday"}} }),
 			http.StatusBadRequest, map[string]string{"primary.layers[0].restrict.weekdays[0]": "must be one of sun, mon, tue, wed, thu, fri, sat"},
-			map[string]string{"primary.layers[0].restrict.weekdays[0]": "invalid"}},
+			map[string]string{"primary.layers[0].restrict.weekdays[0]": "not_allowed"}},
 		{"shift_hours as text", "pediatric-neurology", badLayer(func(l map[string]any) { l["shift_hours"] = "12" }), http.StatusBadRequest,
 			map[string]string{"primary.layers.shift_hours": "must be a whole number"},
 			map[string]string{"primary.layers.shift_hours": "not_a_whole_number"}},
@@ -322,33 +322,33 @@ func TestRosterOverrides(t *testing.T) {
 		name    string
 		body    map[string]any
 		fields  map[string]string
-		problem consult.Problem // of the one field named
+		problem problem.Problem // of the one field named
 	}{
 		{"unknown specialty", valid(func(b map[string]any) { b["specialty"] = "astrology" }), map[string]string{"specialty": "unknown specialty"},
-			consult.Problem{Code: "unknown"}},
+			problem.Problem{Code: "unknown"}},
 		{"no specialty", valid(func(b map[string]any) { delete(b, "specialty") }), map[string]string{"specialty": "required"},
-			consult.Problem{Code: "required"}},
+			problem.Problem{Code: "required"}},
 		{"unknown tier", valid(func(b map[string]any) { b["tier"] = "tertiary" }), map[string]string{"tier": "must be primary or secondary"},
-			consult.Problem{Code: "not_allowed"}},
+			problem.Problem{Code: "not_allowed"}},
 		{"a referrer", valid(func(b map[string]any) { b["user_id"] = "u-referrer1" }), map[string]string{"user_id": "must name a specialist"},
-			consult.Problem{Code: "unknown"}},
+			problem.Problem{Code: "unknown"}},
 		{"nobody", valid(func(b map[string]any) { b["user_id"] = "u-nobody" }), map[string]string{"user_id": "must name a specialist"},
-			consult.Problem{Code: "unknown"}},
+			problem.Problem{Code: "unknown"}},
 		{"from not a time", valid(func(b map[string]any) { b["from"] = "tomorrow" }), map[string]string{"from": "must be an RFC 3339 time such as 2026-03-27T06:00:00Z"},
-			consult.Problem{Code: "not_a_date"}},
+			problem.Problem{Code: "not_a_date"}},
 		{"to before from", valid(func(b map[string]any) { b["to"] = from.Add(-time.Minute).Format(time.RFC3339) }), map[string]string{"to": "must be after from"},
-			consult.Problem{Code: "invalid"}},
+			problem.Problem{Code: "invalid"}},
 		{"entirely past", valid(func(b map[string]any) {
 			b["from"], b["to"] = now.Add(-2*time.Hour).Format(time.RFC3339), now.Add(-time.Hour).Format(time.RFC3339)
-		}), map[string]string{"to": "must be in the future"}, consult.Problem{Code: "invalid"}},
+		}), map[string]string{"to": "must be in the future"}, problem.Problem{Code: "invalid"}},
 		{"over a year", valid(func(b map[string]any) { b["to"] = from.AddDate(1, 1, 0).Format(time.RFC3339) }), map[string]string{"to": "an override lasts at most 366 days"},
-			consult.Problem{Code: "invalid"}},
+			problem.Problem{Code: "invalid"}},
 		{"a reason with a control character", valid(func(b map[string]any) { b["reason"] = "swap\x1b[2J" }), map[string]string{"reason": "must be one line without control characters"},
-			consult.Problem{Code: "invalid_text"}},
+			problem.Problem{Code: "invalid_text"}},
 		{"a long reason", valid(func(b map[string]any) { b["reason"] = strings.Repeat("r", 501) }), map[string]string{"reason": "must be at most 500 characters"},
-			consult.Problem{Code: "too_long", Max: ptr(500.0)}},
+			problem.Problem{Code: "too_long", Max: ptr(500.0)}},
 		{"an id from the client", valid(func(b map[string]any) { b["id"] = "mine" }), map[string]string{"id": "unknown field"},
-			consult.Problem{Code: "unknown_field"}},
+			problem.Problem{Code: "unknown_field"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			status, apiErr := rosterCall(t, coord, http.MethodPost, "/api/v1/roster/overrides", tt.body, nil)
@@ -427,9 +427,9 @@ func TestRosterUserPatch(t *testing.T) {
 		{"an unknown specialty", coord, "u-onc1", map[string]any{"specialties": []string{"astrology"}}, http.StatusBadRequest,
 			map[string]string{"specialties": `unknown specialty "astrology"`}, map[string]string{"specialties": "unknown"}},
 		{"max_consults too high", coord, "u-onc1", map[string]any{"max_consults": 99}, http.StatusBadRequest,
-			map[string]string{"max_consults": "must be 0 (the default, 3) to 50"}, map[string]string{"max_consults": "invalid"}},
+			map[string]string{"max_consults": "must be 0 (the default, 3) to 50"}, map[string]string{"max_consults": "out_of_range"}},
 		{"max_consults negative", coord, "u-onc1", map[string]any{"max_consults": -1}, http.StatusBadRequest,
-			map[string]string{"max_consults": "must be 0 (the default, 3) to 50"}, map[string]string{"max_consults": "invalid"}},
+			map[string]string{"max_consults": "must be 0 (the default, 3) to 50"}, map[string]string{"max_consults": "out_of_range"}},
 		{"max_consults as text", coord, "u-onc1", map[string]any{"max_consults": "5"}, http.StatusBadRequest,
 			map[string]string{"max_consults": "must be a whole number"}, map[string]string{"max_consults": "not_a_whole_number"}},
 		{"a language that is not a tag", coord, "u-onc1", map[string]any{"languages": []string{"en", "Hebrew!"}}, http.StatusBadRequest,
@@ -508,15 +508,15 @@ func TestRosterPolicies(t *testing.T) {
 		{"a wait over a week", step(map[string]any{"target": "primary", "wait": "200h"}), map[string]string{"policies[0].steps[0].wait": "must be more than 0 and at most 7 days (168h)"},
 			map[string]string{"policies[0].steps[0].wait": "invalid"}},
 		{"an unknown target", step(map[string]any{"target": "chief", "wait": "1m"}), map[string]string{"policies[0].steps[0].target": "must be primary, secondary, specialty, person or coordinators"},
-			map[string]string{"policies[0].steps[0].target": "invalid"}},
+			map[string]string{"policies[0].steps[0].target": "not_allowed"}},
 		{"a person step naming a referrer", step(map[string]any{"target": "person", "user_id": "u-referrer1", "wait": "1m"}),
-			map[string]string{"policies[0].steps[0].user_id": `must name a specialist (got "u-referrer1")`}, map[string]string{"policies[0].steps[0].user_id": "invalid"}},
+			map[string]string{"policies[0].steps[0].user_id": `must name a specialist (got "u-referrer1")`}, map[string]string{"policies[0].steps[0].user_id": "not_allowed"}},
 		{"a parallel primary step", step(map[string]any{"target": "primary", "wait": "1m", "parallel": true}),
 			map[string]string{"policies[0].steps[0].parallel": "only a specialty step runs in parallel"}, map[string]string{"policies[0].steps[0].parallel": "invalid"}},
 		{"repeat 11", map[string]any{"policies": []map[string]any{{"repeat": 11, "steps": []map[string]any{{"target": "primary", "wait": "1m"}}}}},
-			map[string]string{"policies[0].repeat": "must be 0 to 10"}, map[string]string{"policies[0].repeat": "invalid"}},
+			map[string]string{"policies[0].repeat": "must be 0 to 10"}, map[string]string{"policies[0].repeat": "out_of_range"}},
 		{"no steps", map[string]any{"policies": []map[string]any{{"urgency": "urgent", "steps": []any{}}}}, map[string]string{"policies[0].steps": "a policy has 1 to 20 steps"},
-			map[string]string{"policies[0].steps": "invalid"}},
+			map[string]string{"policies[0].steps": "out_of_range"}},
 		{"no policies key", map[string]any{}, map[string]string{"policies": "required (an empty list leaves the built-in defaults)"},
 			map[string]string{"policies": "required"}},
 	} {
@@ -582,15 +582,15 @@ func TestRosterRedFlags(t *testing.T) {
 		{"a number compared with text", rule(func(r map[string]any) {
 			r["when"] = []map[string]any{{"field": "weight_kg", "op": "lt", "value": "2.5"}}
 		}),
-			map[string]string{"red_flags[0].when[0].value": "must be a number"}, map[string]string{"red_flags[0].when[0].value": "invalid"}},
+			map[string]string{"red_flags[0].when[0].value": "must be a number"}, map[string]string{"red_flags[0].when[0].value": "not_a_number"}},
 		{"an unknown operator", rule(func(r map[string]any) {
 			r["when"] = []map[string]any{{"field": "weight_kg", "op": "below", "value": 2}}
 		}),
-			map[string]string{"red_flags[0].when[0].op": "must be eq, ne, lt, le, gt or ge"}, map[string]string{"red_flags[0].when[0].op": "invalid"}},
+			map[string]string{"red_flags[0].when[0].op": "must be eq, ne, lt, le, gt or ge"}, map[string]string{"red_flags[0].when[0].op": "not_allowed"}},
 		{"a routine rule", rule(func(r map[string]any) { r["urgency"] = "routine" }), map[string]string{"red_flags[0].urgency": "must be emergent or urgent"},
-			map[string]string{"red_flags[0].urgency": "invalid"}},
+			map[string]string{"red_flags[0].urgency": "not_allowed"}},
 		{"an unknown specialty", rule(func(r map[string]any) { r["specialty"] = "astrology" }), map[string]string{"red_flags[0].specialty": `unknown specialty "astrology"`},
-			map[string]string{"red_flags[0].specialty": "invalid"}},
+			map[string]string{"red_flags[0].specialty": "unknown"}},
 		{"no red_flags key", map[string]any{"rules": []any{}}, map[string]string{"rules": "unknown field"}, map[string]string{"rules": "unknown_field"}},
 		{"a missing red_flags key", map[string]any{}, map[string]string{"red_flags": "required (an empty list removes every rule)"},
 			map[string]string{"red_flags": "required"}},

@@ -12,14 +12,15 @@ import (
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/http/apierror"
 	"github.com/regionalconsult/broker/pkg/nats/session"
+	"github.com/regionalconsult/broker/pkg/problem"
 	"github.com/regionalconsult/broker/pkg/redis/ratelimit"
 	"github.com/regionalconsult/broker/pkg/roster"
 )
 
 func errForbidden(msg string) error { return consult.Errorf(consult.Forbidden, "%s", msg) }
 func errNotFound(msg string) error  { return consult.Errorf(consult.NotFound, "%s", msg) }
-func errInvalid(field string, p consult.Problem) error {
-	return consult.InvalidFields(field+" "+p.Message, map[string]consult.Problem{field: p})
+func errInvalid(field string, p problem.Problem) error {
+	return consult.InvalidFields(field+" "+p.Message, map[string]problem.Problem{field: p})
 }
 
 // authed runs h with the session's user, or answers 401.
@@ -59,7 +60,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, s.log, err)
 		return
 	}
-	fields := map[string]consult.Problem{}
+	fields := map[string]problem.Problem{}
 	if p, bad := credentialProblem(req.Username, 128); bad {
 		fields["username"] = p
 	}
@@ -102,13 +103,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 
 // credentialProblem is what is wrong with a username or password that must be given and at most
 // most bytes long: required or too_long, both with the one sentence the API has always given.
-func credentialProblem(v string, most int) (consult.Problem, bool) {
-	var p consult.Problem
+func credentialProblem(v string, most int) (problem.Problem, bool) {
+	var p problem.Problem
 	switch {
 	case v == "":
-		p = consult.Required()
+		p = problem.Required()
 	case len(v) > most:
-		p = consult.TooLong(most)
+		p = problem.TooLong(most)
 	default:
 		return p, false
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/regionalconsult/broker/pkg/nats/bus"
 	"github.com/regionalconsult/broker/pkg/nats/consultstore"
 	"github.com/regionalconsult/broker/pkg/nats/session"
+	"github.com/regionalconsult/broker/pkg/problem"
 	"github.com/regionalconsult/broker/pkg/roster"
 	"github.com/regionalconsult/broker/services/notify/internal/hub"
 )
@@ -313,7 +314,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		after, err = strconv.ParseUint(v[0], 10, 64)
 		if err != nil {
 			apierror.Write(w, g.log, consult.InvalidFields("after must be a sequence number",
-				map[string]consult.Problem{"after": consult.NotAWholeNumber()}))
+				map[string]problem.Problem{"after": problem.NotAWholeNumber()}))
 			return
 		}
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/regionalconsult/broker/pkg/consult"
+	"github.com/regionalconsult/broker/pkg/problem"
 	"github.com/regionalconsult/broker/services/notify/gateway"
 )
 
@@ -80,7 +80,7 @@ func TestProblemCodes(t *testing.T) {
 	require.True(t, ok, "codes.js exports no PROBLEM_CODES")
 	var got []string
 	require.NoError(t, json.Unmarshal(raw, &got))
-	assert.ElementsMatch(t, consult.ProblemCodes, got, "got PROBLEM_CODES %v, want consult.ProblemCodes %v", got, consult.ProblemCodes)
+	assert.ElementsMatch(t, problem.Codes, got, "got PROBLEM_CODES %v, want problem.Codes %v", got, problem.Codes)
 	sorted := slices.Sorted(slices.Values(got))
 	assert.Equal(t, len(sorted), len(slices.Compact(sorted)), "got PROBLEM_CODES %v, want each code once", got)
 

@@ -33,5 +33,6 @@ export const PROBLEM_CODES = Object.freeze([
   "too_small",
   "too_large",
   "out_of_range",
+  "duplicate",
   "invalid"
 ]);

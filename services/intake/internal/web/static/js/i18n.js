@@ -123,6 +123,7 @@ const problemWords = {
   too_small: (v, p) => within(v.min, { min: bound(p.min) }),
   too_large: (v, p) => within(v.max, { max: bound(p.max) }),
   out_of_range: (v, p) => within(v.range, { min: bound(p.min), max: bound(p.max) }),
+  duplicate: (v) => v.duplicate,
   invalid: () => null,
 };
 const knownProblems = new Set(PROBLEM_CODES);

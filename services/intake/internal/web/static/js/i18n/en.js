@@ -54,7 +54,8 @@ export default {
     "unknown": "Not known here, or no longer available. Please choose again.",
     "notAllowed": "This value is not allowed here.",
     "malformed": "This value is not in the expected format.",
-    "tooMany": "Too many: at most {max}."
+    "tooMany": "Too many: at most {max}.",
+    "duplicate": "Already used by another entry: choose another."
   },
   "form": {
     "waitingUnsure": "Not confirmed yet: the connection broke before the hospital answered. The request may already have arrived. It will be sent again automatically, and it cannot arrive twice.",
