@@ -398,6 +398,15 @@ func (s *suite) badInput(t *testing.T) {
 		{"bad language", with(func(m map[string]any) { m["language"] = "not a tag!" }), "language", "malformed"},
 		{"question not text", with(func(m map[string]any) { m["question"] = 42 }), "question", "malformed"},
 		{"unknown field", with(func(m map[string]any) { m["diagnosis_code"] = "C91.0" }), "diagnosis_code", "unknown_field"},
+		// What a JSON decoder lets pass silently is refused, naming the field.
+		{"bytes that are not UTF-8", []byte("{\"urgency\":\"urgent\",\"specialty\":\"pediatric-oncology\"," +
+			"\"patient\":{\"age_years\":7,\"sex\":\"female\"},\"question\":\"ANC \xff\xfe 0.4\"}"), "question", "invalid_text"},
+		{"a key twice", []byte(`{"urgency":"routine","specialty":"pediatric-oncology","patient":{"age_years":7,"sex":"female"},` +
+			`"question":"q","urgency":"emergent"}`), "urgency", "duplicate"},
+		{"a key in another case", []byte(`{"urgency":"routine","specialty":"pediatric-oncology","patient":{"age_years":7,"sex":"female","Sex":"male"},` +
+			`"question":"q"}`), "patient.Sex", "duplicate"},
+		{"a right-to-left override", with(func(m map[string]any) { m["question"] = "give 5\u202e01 mg" }), "question", "invalid_text"},
+		{"a left-to-right isolate", with(func(m map[string]any) { m["summary"] = "WBC \u20661.2\u2069" }), "summary", "invalid_text"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,27 +19,39 @@ const maxBody = 256 << 10
 // errEmptyBody is decode's answer to a request without a body.
 var errEmptyBody = consult.Errorf(consult.Invalid, "the request body is empty; a JSON object is required")
 
-// decode reads r's JSON body into v strictly: one object, no unknown fields, within maxBody.
-// Its errors are *consult.Error naming what is wrong.
+// decode reads r's JSON body into v strictly: one object, no unknown fields, within maxBody;
+// no bytes that are not UTF-8, no key given twice, no bidirectional formatting controls
+// (checkJSON). Its errors are *consult.Error naming what is wrong.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if r.ContentLength > maxBody {
 		return consult.Errorf(consult.TooLarge, "the request body is larger than %d KiB", maxBody>>10)
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr):
+		return consult.Errorf(consult.TooLarge, "the request body is larger than %d KiB", maxBody>>10)
+	case err != nil:
+		return consult.Errorf(consult.Invalid, "the request body could not be read")
+	}
+	if path, p, ok := checkJSON(body); !ok {
+		if path == "" {
+			return consult.Errorf(consult.Invalid, "the request body %s", p.Message)
+		}
+		return consult.InvalidFields(fmt.Sprintf("%s: %s", path, p.Message), map[string]problem.Problem{path: p})
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	if err == nil {
 		if dec.More() || dec.Decode(&struct{}{}) != io.EOF {
 			return consult.Errorf(consult.Invalid, "the request body must hold exactly one JSON object")
 		}
 		return nil
 	}
-	var maxErr *http.MaxBytesError
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
-	case errors.As(err, &maxErr):
-		return consult.Errorf(consult.TooLarge, "the request body is larger than %d KiB", maxBody>>10)
 	case errors.Is(err, io.EOF):
 		return errEmptyBody
 	case errors.As(err, &typeErr):
