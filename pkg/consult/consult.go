@@ -162,6 +162,8 @@ type Consult struct {
 	ClosedAt time.Time `json:"closed_at,omitzero"`
 	// IdempotencyKey is the key the referrer submitted it with, if any.
 	IdempotencyKey string `json:"-"`
+	// BodyDigest fingerprints the request that IdempotencyKey names (see event.Request).
+	BodyDigest string `json:"-"`
 	// LastStreamSeq is the stream sequence of the last event folded in: the expected last
 	// subject sequence for the next append.
 	LastStreamSeq uint64 `json:"-"`
@@ -212,7 +214,7 @@ func Apply(c *Consult, e event.Event) (*Consult, error) {
 			ClinicID: r.ClinicID, ReferrerID: e.ActorID, Patient: r.Patient, Question: r.Question,
 			Summary: r.Summary, Language: r.Language, CreatedAt: e.At, SLA: SLA{AcceptBy: r.AcceptBy, RecommendBy: r.RecommendBy},
 			Details: r.Details, Attachments: r.Attachments, RequestedUrgency: r.RequestedUrgency, RedFlags: r.RedFlags, RedFlagReasons: r.RedFlagReasons,
-			Messages: []Message{}, Receipts: []Receipt{}, Offers: []Offer{}, IdempotencyKey: r.IdempotencyKey,
+			Messages: []Message{}, Receipts: []Receipt{}, Offers: []Offer{}, IdempotencyKey: r.IdempotencyKey, BodyDigest: r.BodyDigest,
 		}
 		n.record(e)
 		return n, nil

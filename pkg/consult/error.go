@@ -20,8 +20,10 @@ const (
 	Conflict        Code = "conflict"
 	TooLarge        Code = "too_large"
 	RateLimited     Code = "rate_limited"
-	Unavailable     Code = "unavailable"
-	Internal        Code = "internal"
+	// KeyReused: an Idempotency-Key already named a different request of the same user.
+	KeyReused   Code = "idempotency_key_reused"
+	Unavailable Code = "unavailable"
+	Internal    Code = "internal"
 )
 
 // Error is a domain outcome with a code, a sentence for a person, and for Invalid the fields at

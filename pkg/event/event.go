@@ -57,6 +57,9 @@ type Request struct {
 	Summary        string  `json:"summary,omitempty"`
 	Language       string  `json:"language,omitempty"`
 	IdempotencyKey string  `json:"idempotency_key,omitempty"`
+	// BodyDigest is the SHA-256 (hex) of the request as the API decoded it, when it came with an
+	// IdempotencyKey: a retry with the same key must be the same request.
+	BodyDigest string `json:"body_digest,omitempty"`
 	// Details are the specialty's structured facts, keyed by the fields of its form.
 	Details map[string]any `json:"details,omitempty"`
 	// Attachments are files stored before the request, referenced by id.

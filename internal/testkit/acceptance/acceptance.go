@@ -246,6 +246,17 @@ func (s *suite) submitOfferAcceptResume(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status, "retry with the same Idempotency-Key: got %d, want 200", status)
 	assert.Equal(t, c.ID, again.ID, "retry returned another consult")
 
+	// The same key with another request is refused, not answered with the first consult.
+	status, err = ref.Do(s.ctx, http.MethodPost, "/api/v1/consults", map[string]any{
+		"urgency": "routine", "specialty": "pediatric-oncology", "patient": map[string]any{"age_years": 7, "sex": "female"},
+		"question": question + " (another request)",
+	}, http.Header{"Idempotency-Key": {key}}, nil)
+	assert.Equal(t, http.StatusUnprocessableEntity, status, "the key reused for another request: got %d, want 422", status)
+	var reused *apiclient.Error
+	if assert.ErrorAs(t, err, &reused) {
+		assert.Equal(t, "idempotency_key_reused", reused.Body.Error.Code)
+	}
+
 	offered := await(t, onc1St, c.ID, "consult.offered")
 	var oc Consult
 	require.NoError(t, json.Unmarshal(offered.Consult, &oc))
@@ -579,8 +590,8 @@ func (s *suite) redisFlush(t *testing.T) {
 		t.Fatal("the target must let the suite flush Redis")
 	}
 	coord, ref := s.client(t, "coord1"), s.client(t, "referrer1")
-	key := unique("before-the-flush")
-	first, status := s.submit(t, ref, "routine", unique("Keyed before the flush"), key)
+	key, question := unique("before-the-flush"), unique("Keyed before the flush")
+	first, status := s.submit(t, ref, "routine", question, key)
 	require.Equal(t, http.StatusCreated, status)
 	// The read model follows the stream a moment behind: count once it has the new consult.
 	var before int
@@ -607,7 +618,7 @@ func (s *suite) redisFlush(t *testing.T) {
 		return true
 	}, 20*time.Second, 20*time.Millisecond, "the list did not come back after Redis was flushed")
 	// The idempotency key came back with the rebuild: a retry creates nothing.
-	again, status := s.submit(t, ref, "routine", "Keyed before the flush (retry)", key)
+	again, status := s.submit(t, ref, "routine", question, key)
 	assert.Equal(t, http.StatusOK, status, "retry after the flush: got %d, want 200", status)
 	assert.Equal(t, first.ID, again.ID)
 	// And the service keeps taking consults.

@@ -31,6 +31,8 @@ func StatusCode(c consult.Code) int {
 		return http.StatusRequestEntityTooLarge
 	case consult.RateLimited:
 		return http.StatusTooManyRequests
+	case consult.KeyReused:
+		return http.StatusUnprocessableEntity
 	case consult.Unavailable:
 		return http.StatusServiceUnavailable
 	}

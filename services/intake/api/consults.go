@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -43,12 +44,16 @@ func (s *Server) createConsult(w http.ResponseWriter, r *http.Request, u roster.
 		apierror.Write(w, s.log, err)
 		return
 	}
+	digest := bodyDigest(d, attachments)
 	id := ulid.Make().String()
 	ros := s.dir.Roster()
 	e, err := consult.Submit(actor(u), d, id, key, s.submitPolicy(ros), s.now())
 	if err != nil {
 		apierror.Write(w, s.log, err)
 		return
+	}
+	if key != "" {
+		e.Request.BodyDigest = digest
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), writeTimeout)
 	defer cancel()
@@ -60,7 +65,7 @@ func (s *Server) createConsult(w http.ResponseWriter, r *http.Request, u roster.
 			return
 		}
 		if c != nil {
-			s.replay(ctx, w, u, c)
+			s.replay(ctx, w, u, c, digest)
 			return
 		}
 		// The stream also recognises a retry of this key for a while, should Redis have lost it.
@@ -79,7 +84,7 @@ func (s *Server) createConsult(w http.ResponseWriter, r *http.Request, u roster.
 	case errors.As(err, &dup):
 		if first, lerr := s.consults.Load(ctx, dup.ConsultID); lerr == nil {
 			s.release(ctx, u.ID, key, id)
-			s.replay(ctx, w, u, first)
+			s.replay(ctx, w, u, first, digest)
 			return
 		}
 	case err != nil:
@@ -106,8 +111,14 @@ func (s *Server) createConsult(w http.ResponseWriter, r *http.Request, u roster.
 	apierror.WriteJSON(w, http.StatusCreated, c.At(s.now()))
 }
 
-// replay answers a retried submission with the consult the first one created.
-func (s *Server) replay(ctx context.Context, w http.ResponseWriter, u roster.User, c *consult.Consult) {
+// replay answers a retried submission with the consult the first one created, or with 422 when
+// the key named another request (a consult stored before keys had digests is taken as it is).
+func (s *Server) replay(ctx context.Context, w http.ResponseWriter, u roster.User, c *consult.Consult, digest string) {
+	if c.BodyDigest != "" && c.BodyDigest != digest {
+		apierror.Write(w, s.log, consult.Errorf(consult.KeyReused,
+			"this Idempotency-Key was already used for a different request; send a new request with a new key"))
+		return
+	}
 	s.audit.Record(ctx, u.ID, "read", c.ID)
 	apierror.WriteJSON(w, http.StatusOK, c.At(s.now()))
 }
@@ -119,6 +130,18 @@ func (s *Server) release(ctx context.Context, user, key, id string) {
 	if err := s.store.Release(ctx, user, key, id); err != nil {
 		s.log.Warn("idempotency claim not released; it lapses by itself", "consult_id", id, "err", err)
 	}
+}
+
+// bodyDigest fingerprints a submission as the API decoded it (the draft and the attachment ids),
+// so that a retry with the same Idempotency-Key can be told from another request: the same JSON
+// with other spacing, key order or escapes has the same digest.
+func bodyDigest(d consult.Draft, attachments []string) string {
+	data, _ := json.Marshal(struct {
+		consult.Draft
+		Attachments []string `json:"attachments"`
+	}{d, attachments}) // a decoded draft always encodes
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 func checkIdempotencyKey(key string) error {

@@ -198,6 +198,7 @@ export default {
     "conflict": "This has changed in the meantime (someone else may have acted first). The page shows the current state.",
     "too_large": "Too large for the server.",
     "rate_limited": "Too many requests. Please wait a moment and try again.",
+    "idempotency_key_reused": "This request was already sent with different content. Reload the page to see what the hospital received.",
     "unavailable": "The server is temporarily unavailable. Please try again shortly.",
     "internal": "An error occurred on the server. Please try again.",
     "network": "No connection to the server. Please try again.",
