@@ -3,7 +3,7 @@
 # Build with the toolchain go.mod names (a patch release with security fixes), fetched through
 # the module proxy when the installed Go is older.
 export GOTOOLCHAIN ?= auto
-.PHONY: run test unit integration ui-smoke validate-deploy bench coldstart build fmt vet lint
+.PHONY: run test unit integration ui-smoke validate-deploy bench coldstart build fmt vet lint fuzz
 
 run: ## the whole broker in one process with demo data on http://127.0.0.1:8080
 	go run ./services/consultd --demo --addr 127.0.0.1:8080 --data ./data
@@ -41,3 +41,6 @@ vet:
 
 lint: ## gofmt -l, staticcheck and govulncheck (offline database built from golang.org/x/vulndb in go.mod)
 	./scripts/lint.sh
+
+fuzz: ## every fuzz target for FUZZTIME each (default 60s); make test runs them for 3s
+	FUZZTIME=$${FUZZTIME:-60s} ./scripts/fuzz.sh

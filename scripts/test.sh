@@ -30,6 +30,9 @@ fi
 echo "== unit and in-process end-to-end tests (race detector on)"
 go test -race -count=1 ./...
 
+echo "== fuzz targets, briefly (make fuzz runs them longer)"
+FUZZTIME="${FUZZTIME:-3s}" ./scripts/fuzz.sh
+
 if command -v redis-server >/dev/null; then
   echo "== acceptance suite against intake, routing and notify as separate processes, real nats-server and redis-server"
   go test -tags integration -count=1 ./scripts/integration/

@@ -173,7 +173,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	deps.Directory.OnChange(gw.RosterChanged)
 	srv := api.New(api.Config{
 		AllowedOrigins: cfg.AllowedOrigins, SLA: cfg.SLA, SecureCookies: cfg.SecureCookies, TrustForwardedFor: cfg.TrustProxy, Stream: gw,
-		Mount: func(mux *http.ServeMux) { conns.Health(mux, conns.Ready(deps.Consults.Ready)) },
+		Mount: func(mux *http.ServeMux) { conns.Health(mux, log, conns.Checks(deps.Consults.Ready)) },
 	}, deps, log)
 
 	ln, err := net.Listen("tcp", cfg.Addr)

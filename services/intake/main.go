@@ -95,7 +95,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	srv := api.New(api.Config{
 		AllowedOrigins: cfg.AllowedOrigins, SLA: cfg.SLA, SecureCookies: cfg.SecureCookies, TrustForwardedFor: cfg.TrustProxy, Stream: stream,
-		Mount: func(mux *http.ServeMux) { conns.Health(mux, conns.Ready(deps.Consults.Ready)) },
+		Mount: func(mux *http.ServeMux) { conns.Health(mux, log, conns.Checks(deps.Consults.Ready)) },
 	}, deps, log)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -75,7 +75,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	dir.OnChange(gw.RosterChanged)
 	mux := http.NewServeMux()
-	conns.Health(mux, conns.Ready(consults.Ready))
+	conns.Health(mux, log, conns.Checks(consults.Ready))
 	mux.Handle("GET /api/v1/stream", gw)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -71,7 +71,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	profiles := profile.NewCache(profileStore, log)
 	people := worker.NewPeople(presence.New(conns.Redis, "consult:", 30*time.Second), readmodel.New(conns.Redis, "consult:"), profiles.Availability, profiles.Synced())
 	mux := http.NewServeMux()
-	conns.Health(mux, conns.Ready(consults.Ready))
+	conns.Health(mux, log, conns.Checks(consults.Ready))
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)

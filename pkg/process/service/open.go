@@ -2,9 +2,11 @@ package service
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -91,31 +93,58 @@ func (c *Conns) Close() {
 	c.closers = nil
 }
 
-// Ready returns a readiness check: NATS answers (stream reports whether the service's main
-// stream is reachable) and Redis answers.
-func (c *Conns) Ready(stream func(context.Context) error) func(context.Context) error {
-	return func(ctx context.Context) error {
-		err := stream(ctx)
-		if rerr := c.Redis.Ping(ctx).Err(); rerr != nil {
-			err = errors.Join(err, errors.New("redis: "+rerr.Error()))
-		}
-		return err
-	}
+// Checks are what a service's readiness depends on, by name ("nats", "redis").
+type Checks map[string]func(context.Context) error
+
+// Checks returns the readiness checks of a service whose main stream answers through stream:
+// NATS (that stream) and Redis.
+func (c *Conns) Checks(stream func(context.Context) error) Checks {
+	return Checks{"nats": stream, "redis": func(ctx context.Context) error { return c.Redis.Ping(ctx).Err() }}
 }
 
-// Health mounts /healthz, /readyz (ready's answer, under a 2-second deadline) and /metrics on mux.
-func (c *Conns) Health(mux *http.ServeMux, ready func(context.Context) error) {
+// checkTimeout bounds each readiness check on its own, so that a paused NATS reads as NATS and
+// not as a Redis timeout.
+const checkTimeout = 2 * time.Second
+
+// Health mounts /healthz, /readyz and /metrics on mux. /readyz runs every check at once, each
+// under its own deadline, and answers 503 naming the checks that failed; why they failed goes
+// to the log, not to whoever asks.
+func (c *Conns) Health(mux *http.ServeMux, log *slog.Logger, checks Checks) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := ready(ctx); err != nil {
-			apierror.WriteJSON(w, http.StatusServiceUnavailable, apierror.Body{Error: apierror.Detail{Code: consult.Unavailable, Message: err.Error()}})
+		if failed := run(r.Context(), log, checks); len(failed) > 0 {
+			apierror.WriteJSON(w, http.StatusServiceUnavailable, apierror.Body{Error: apierror.Detail{Code: consult.Unavailable,
+				Message: "not ready: " + strings.Join(failed, ", ")}})
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", c.Telemetry.Metrics)
+}
+
+// run runs checks concurrently, each under checkTimeout, logs why each failing one failed, and
+// returns their names in order.
+func run(ctx context.Context, log *slog.Logger, checks Checks) []string {
+	var mu sync.Mutex
+	var failed []string
+	var wg sync.WaitGroup
+	for name, check := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, checkTimeout)
+			defer cancel()
+			if err := check(cctx); err != nil {
+				log.Warn("not ready", "check", name, "err", err)
+				mu.Lock()
+				failed = append(failed, name)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	slices.Sort(failed)
+	return failed
 }
 
 func within(d time.Duration, f func(context.Context) error) error {
