@@ -152,7 +152,7 @@ func (r *rig) memory(ctx context.Context) (serverMem, error) {
 	if m.rssKiB, m.hwmKiB, err = memory(r.srv.pid()); err != nil {
 		return m, err
 	}
-	m.metrics = scrapeMetrics(ctx, r.srv.base, memMetrics...)
+	m.metrics = scrapeMetrics(ctx, r.srv.metrics, memMetrics...)
 	return m, nil
 }
 

@@ -46,6 +46,7 @@ type child struct {
 	cmd     *exec.Cmd
 	addr    string // 127.0.0.1:port
 	base    string // http://127.0.0.1:port
+	metrics string // http://127.0.0.1:port of the internal address, for /metrics
 	logPath string
 	logf    *os.File
 	exited  chan struct{}
@@ -53,7 +54,8 @@ type child struct {
 	ready   time.Duration
 }
 
-// startChild starts `bin --demo --addr 127.0.0.1:<free port> --data dataDir` with the
+// startChild starts `bin --demo --addr 127.0.0.1:<free port> --internal-addr 127.0.0.1:<free
+// port> --data dataDir` with the
 // explicit environment of childEnv and waits until /readyz answers 200. The child inherits
 // the bench's resource limits (see raiseNoFile).
 func startChild(ctx context.Context, bin, dataDir, logPath string) (*child, error) {
@@ -61,12 +63,17 @@ func startChild(ctx context.Context, bin, dataDir, logPath string) (*child, erro
 	if err != nil {
 		return nil, err
 	}
+	internal, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	c := &child{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), logPath: logPath, exited: make(chan struct{})}
 	c.base = "http://" + c.addr
+	c.metrics = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(internal))
 	if c.logf, err = os.Create(logPath); err != nil {
 		return nil, err
 	}
-	c.cmd = exec.Command(bin, "--demo", "--addr", c.addr, "--data", dataDir)
+	c.cmd = exec.Command(bin, "--demo", "--addr", c.addr, "--internal-addr", strings.TrimPrefix(c.metrics, "http://"), "--data", dataDir)
 	c.cmd.Env = childEnv()
 	c.cmd.Stdout, c.cmd.Stderr = c.logf, c.logf
 	t0 := time.Now()

@@ -148,14 +148,16 @@ jetstream {
 		return err == nil
 	}, 10*time.Second, 20*time.Millisecond, "nats-server did not start")
 
-	spawn(t, dir, "notify", filepath.Join(bin, "notify"), nil, append(common, fmt.Sprintf("ADDR=127.0.0.1:%d", ports["notify"]))...)
+	// notify answers for intake's name too: intake forwards the browser's upgrade with its Host.
+	spawn(t, dir, "notify", filepath.Join(bin, "notify"), nil, append(common, fmt.Sprintf("ADDR=127.0.0.1:%d", ports["notify"]),
+		fmt.Sprintf("INTERNAL_ADDR=127.0.0.1:%d", testenv.FreePort(t)), fmt.Sprintf("ALLOWED_HOSTS=127.0.0.1:%d", ports["intake"]))...)
 	// Two routers side by side, as a deployment runs them: the stream settles every decision.
 	routingEnv := append(common, "STEP_WAIT_EMERGENT=5s", "STEP_WAIT_URGENT=1s", "STEP_WAIT_ROUTINE=1s")
 	routing := spawn(t, dir, "routing", filepath.Join(bin, "routing"), nil, append(routingEnv, fmt.Sprintf("ADDR=127.0.0.1:%d", ports["routing"]))...)
 	routingB := spawn(t, dir, "routing-b", filepath.Join(bin, "routing"), nil, append(routingEnv, fmt.Sprintf("ADDR=127.0.0.1:%d", ports["routing-b"]))...)
 	base := fmt.Sprintf("http://127.0.0.1:%d", ports["intake"])
 	spawn(t, dir, "intake", filepath.Join(bin, "intake"), nil, append(common, fmt.Sprintf("ADDR=127.0.0.1:%d", ports["intake"]),
-		"STREAM_UPSTREAM="+notifyURL, "ROSTER_FILE="+filepath.Join(root, "pkg/roster/demo.json"))...)
+		fmt.Sprintf("INTERNAL_ADDR=127.0.0.1:%d", testenv.FreePort(t)), "STREAM_UPSTREAM="+notifyURL, "ROSTER_FILE="+filepath.Join(root, "pkg/roster/demo.json"))...)
 	routingURL := fmt.Sprintf("http://127.0.0.1:%d", ports["routing"])
 	routingBURL := fmt.Sprintf("http://127.0.0.1:%d", ports["routing-b"])
 	for _, u := range []string{base, routingURL, routingBURL, notifyURL} {

@@ -14,10 +14,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/regionalconsult/broker/pkg/http/hosts"
 	"github.com/regionalconsult/broker/pkg/nats/directory"
 	"github.com/regionalconsult/broker/pkg/nats/profile"
 	"github.com/regionalconsult/broker/pkg/nats/scheduler"
@@ -42,6 +44,8 @@ func main() {
 // Config is consultd's configuration.
 type Config struct {
 	Addr           string
+	InternalAddr   string
+	AllowedHosts   []string
 	DataDir        string
 	Demo           bool
 	RedisURL       string
@@ -70,6 +74,9 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--demo serves well-known passwords, so it listens on loopback only, not %q", host))
 		}
 	}
+	if err := config.CheckInternalAddr(c.InternalAddr, c.Addr); err != nil && !strings.HasSuffix(c.Addr, ":0") {
+		errs = append(errs, fmt.Errorf("--internal-addr: %w", err))
+	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data must name a directory"))
 	}
@@ -86,6 +93,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.SetOutput(stderr)
 	var c Config
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "HOST:PORT to serve on")
+	fs.StringVar(&c.InternalAddr, "internal-addr", "127.0.0.1:0", "HOST:PORT for metrics and readiness detail (not for the public)")
 	fs.StringVar(&c.DataDir, "data", "./data", "directory for JetStream's files")
 	fs.BoolVar(&c.Demo, "demo", false, "seed the demo accounts and roster if absent (loopback only)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
@@ -100,6 +108,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	c.NATSURL = env.String("NATS_URL", "")
 	c.RosterFile = env.String("ROSTER_FILE", "")
 	c.AllowedOrigins = env.List("ALLOWED_ORIGINS")
+	c.AllowedHosts = env.List("ALLOWED_HOSTS")
 	c.SecureCookies = env.Bool("SECURE_COOKIES", false)
 	c.TrustProxy = env.Bool("TRUST_FORWARDED_FOR", false)
 	c.OTLPEndpoint = env.String("OTEL_EXPORTER_OTLP_ENDPOINT", "")
@@ -166,16 +175,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	tracker := presence.New(conns.Redis, "consult:", 30*time.Second)
 	profiles := profile.NewCache(deps.Profiles, log)
 	router := worker.New(deps.Consults, deadlines, deps.Directory, worker.NewPeople(tracker, deps.ReadModel, profiles.Availability, profiles.Synced()), cfg.Routing, log)
-	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins}, deps.Consults, deps.Sessions, tracker, log)
-	if err != nil {
-		return err
-	}
-	deps.Directory.OnChange(gw.RosterChanged)
-	srv := api.New(api.Config{
-		AllowedOrigins: cfg.AllowedOrigins, SLA: cfg.SLA, SecureCookies: cfg.SecureCookies, TrustForwardedFor: cfg.TrustProxy, Stream: gw,
-		Mount: func(mux *http.ServeMux) { conns.Health(mux, log, conns.Checks(deps.Consults.Ready)) },
-	}, deps, log)
-
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
@@ -183,11 +182,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.Mail.PublicURL == "" {
 		cfg.Mail.PublicURL = "http://" + ln.Addr().String()
 	}
-	fmt.Fprintf(stdout, "consultd listening on http://%s (started in %s; redis %s; nats %s)\n",
-		ln.Addr(), time.Since(start).Round(time.Millisecond), kind(cfg.RedisURL), kind(cfg.NATSURL))
+	// The names this address answers for: its own (as bound) and the configured public ones.
+	names := hosts.New(ln.Addr().String(), cfg.AllowedHosts, append(cfg.AllowedOrigins, cfg.Mail.PublicURL)...)
+	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins, Hosts: names}, deps.Consults, deps.Sessions, tracker, log)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	deps.Directory.OnChange(gw.RosterChanged)
+	checks := conns.Checks(deps.Consults.Ready)
+	internal, internalAddr, err := conns.Internal(cfg.InternalAddr, log, checks)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	srv := api.New(api.Config{
+		AllowedOrigins: cfg.AllowedOrigins, SLA: cfg.SLA, SecureCookies: cfg.SecureCookies, TrustForwardedFor: cfg.TrustProxy, Stream: gw,
+		Mount:      func(mux *http.ServeMux) { conns.PublicHealth(mux, log, checks) },
+		Hosts:      names,
+		ServerName: ln.Addr().String(),
+	}, deps, log)
+	fmt.Fprintf(stdout, "consultd listening on http://%s (started in %s; redis %s; nats %s; metrics on http://%s/metrics)\n",
+		ln.Addr(), time.Since(start).Round(time.Millisecond), kind(cfg.RedisURL), kind(cfg.NATSURL), internalAddr)
 	return service.Serve(ctx, log, &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}, ln,
 		map[string]service.Component{"projector": projector.Run, "routing": router.Run, "gateway": gw.Run, "directory": deps.Directory.Watch,
-			"profiles": profiles.Watch, "uploads": deps.Files.Clean,
+			"profiles": profiles.Watch, "uploads": deps.Files.Clean, "internal": internal,
 			"email": fallback.New(cfg.Mail, deps.Consults, conns.Redis, tracker, deps.Directory, log).Run},
 		gw.Shutdown)
 }

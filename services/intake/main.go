@@ -16,6 +16,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/regionalconsult/broker/pkg/http/hosts"
 	"github.com/regionalconsult/broker/pkg/process/config"
 	"github.com/regionalconsult/broker/pkg/process/service"
 	"github.com/regionalconsult/broker/pkg/redis/readmodel"
@@ -27,6 +28,8 @@ func main() { service.Main("intake", run) }
 // Config is the intake service's configuration.
 type Config struct {
 	config.Service
+	// InternalAddr serves metrics and readiness detail (INTERNAL_ADDR).
+	InternalAddr   string
 	StreamUpstream string
 	RosterFile     string
 	AllowedOrigins []string
@@ -38,7 +41,7 @@ type Config struct {
 
 // Validate reports what makes the configuration unusable.
 func (c Config) Validate() error {
-	err := c.Service.Validate()
+	err := errors.Join(c.Service.Validate(), config.CheckInternalAddr(c.InternalAddr, c.Addr))
 	if c.StreamUpstream != "" {
 		if u, perr := url.Parse(c.StreamUpstream); perr != nil || u.Host == "" {
 			err = errors.Join(err, fmt.Errorf("STREAM_UPSTREAM=%q: want a URL such as http://notify:8082", c.StreamUpstream))
@@ -51,6 +54,7 @@ func load(getenv func(string) string) (Config, error) {
 	env := config.New(getenv)
 	c := Config{
 		Service:        env.Service("127.0.0.1:8080"),
+		InternalAddr:   env.String("INTERNAL_ADDR", "127.0.0.1:9080"),
 		StreamUpstream: env.String("STREAM_UPSTREAM", ""),
 		RosterFile:     env.String("ROSTER_FILE", ""),
 		AllowedOrigins: env.List("ALLOWED_ORIGINS"),
@@ -93,19 +97,27 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		up, _ := url.Parse(cfg.StreamUpstream)
 		stream = httputil.NewSingleHostReverseProxy(up) // forwards WebSocket upgrades; keeps Host for the Origin check
 	}
+	checks := conns.Checks(deps.Consults.Ready)
+	internal, internalAddr, err := conns.Internal(cfg.InternalAddr, log, checks)
+	if err != nil {
+		return err
+	}
 	srv := api.New(api.Config{
 		AllowedOrigins: cfg.AllowedOrigins, SLA: cfg.SLA, SecureCookies: cfg.SecureCookies, TrustForwardedFor: cfg.TrustProxy, Stream: stream,
-		Mount: func(mux *http.ServeMux) { conns.Health(mux, log, conns.Checks(deps.Consults.Ready)) },
+		Mount:      func(mux *http.ServeMux) { conns.PublicHealth(mux, log, checks) },
+		Hosts:      hosts.New(cfg.Addr, cfg.AllowedHosts, cfg.AllowedOrigins...),
+		ServerName: cfg.Addr,
 	}, deps, log)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
-	log.Info("intake listening", "addr", ln.Addr().String())
+	log.Info("intake listening", "addr", ln.Addr().String(), "internal_addr", internalAddr.String())
 	return service.Serve(ctx, log, &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}, ln,
 		map[string]service.Component{
 			"projector": readmodel.NewProjector(deps.ReadModel, deps.Consults, 0, log).Run,
 			"directory": deps.Directory.Watch,
 			"uploads":   deps.Files.Clean,
+			"internal":  internal,
 		})
 }

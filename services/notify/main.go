@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/regionalconsult/broker/pkg/http/hosts"
 	"github.com/regionalconsult/broker/pkg/nats/consultstore"
 	"github.com/regionalconsult/broker/pkg/nats/directory"
 	"github.com/regionalconsult/broker/pkg/nats/session"
@@ -27,6 +28,8 @@ func main() { service.Main("notify", run) }
 // Config is the notify service's configuration.
 type Config struct {
 	config.Service
+	// InternalAddr serves metrics and readiness detail (INTERNAL_ADDR).
+	InternalAddr   string
 	Mail           fallback.Config
 	AllowedOrigins []string
 }
@@ -35,10 +38,11 @@ func load(getenv func(string) string) (Config, error) {
 	env := config.New(getenv)
 	c := Config{
 		Service:        env.Service("127.0.0.1:8082"),
+		InternalAddr:   env.String("INTERNAL_ADDR", "127.0.0.1:9082"),
 		AllowedOrigins: env.List("ALLOWED_ORIGINS"),
 		Mail:           env.Mail(),
 	}
-	err := errors.Join(env.Err(), c.Validate())
+	err := errors.Join(env.Err(), c.Validate(), config.CheckInternalAddr(c.InternalAddr, c.Addr))
 	if c.Mail.SMTPAddr != "" && c.Mail.PublicURL == "" {
 		err = errors.Join(err, errors.New("PUBLIC_URL is required with SMTP_ADDR: emails link to it"))
 	}
@@ -69,23 +73,32 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	tracker := presence.New(conns.Redis, "consult:", 30*time.Second)
-	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins}, consults, sessions, tracker, log)
+	// The stream answers for its own address and for the public names in front of it: intake
+	// forwards the browser's upgrade with the Host the browser sent.
+	streamHosts := hosts.New(cfg.Addr, cfg.AllowedHosts, append(cfg.AllowedOrigins, cfg.Mail.PublicURL)...)
+	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins, Hosts: streamHosts}, consults, sessions, tracker, log)
 	if err != nil {
 		return err
 	}
 	dir.OnChange(gw.RosterChanged)
+	checks := conns.Checks(consults.Ready)
+	internal, internalAddr, err := conns.Internal(cfg.InternalAddr, log, checks)
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
-	conns.Health(mux, log, conns.Checks(consults.Ready))
+	conns.PublicHealth(mux, log, checks)
 	mux.Handle("GET /api/v1/stream", gw)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
-	log.Info("notify listening", "addr", ln.Addr().String())
+	log.Info("notify listening", "addr", ln.Addr().String(), "internal_addr", internalAddr.String())
 	return service.Serve(ctx, log, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln,
 		map[string]service.Component{
 			"gateway":   gw.Run,
 			"directory": dir.Watch,
 			"email":     fallback.New(cfg.Mail, consults, conns.Redis, tracker, dir, log).Run,
+			"internal":  internal,
 		}, gw.Shutdown)
 }

@@ -14,6 +14,9 @@ import (
 type Service struct {
 	// Addr is where the service serves HTTP (ADDR).
 	Addr string
+	// AllowedHosts are Host names the public address answers for besides those of ADDR and the
+	// configured origins (ALLOWED_HOSTS).
+	AllowedHosts []string
 	// NATSURL and RedisURL locate the infrastructure (NATS_URL, REDIS_URL); both are required.
 	NATSURL, RedisURL string
 	// Replicas is the replication of streams and buckets (STREAM_REPLICAS): 3 on a cluster.
@@ -28,6 +31,7 @@ type Service struct {
 func (e *Env) Service(defaultAddr string) Service {
 	return Service{
 		Addr:         e.String("ADDR", defaultAddr),
+		AllowedHosts: e.List("ALLOWED_HOSTS"),
 		NATSURL:      e.String("NATS_URL", ""),
 		RedisURL:     e.String("REDIS_URL", ""),
 		Replicas:     e.Int("STREAM_REPLICAS", 1),
@@ -48,6 +52,7 @@ func (s Service) Validate() error {
 	if _, _, err := net.SplitHostPort(s.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("ADDR=%q: want HOST:PORT", s.Addr))
 	}
+
 	errs = append(errs, CheckReplicas(s.Replicas))
 	return errors.Join(errs...)
 }
@@ -57,6 +62,18 @@ func (s Service) Validate() error {
 func CheckReplicas(n int) error {
 	if n != 1 && n != 3 && n != 5 {
 		return fmt.Errorf("STREAM_REPLICAS=%d: want 1, 3 or 5", n)
+	}
+	return nil
+}
+
+// CheckInternalAddr reports an internal address (INTERNAL_ADDR: metrics and readiness detail, for
+// the scraper and the orchestrator) that is not HOST:PORT or is the public address itself.
+func CheckInternalAddr(internal, public string) error {
+	if _, _, err := net.SplitHostPort(internal); err != nil {
+		return fmt.Errorf("INTERNAL_ADDR=%q: want HOST:PORT", internal)
+	}
+	if internal == public {
+		return fmt.Errorf("INTERNAL_ADDR=%q: must differ from ADDR, which the public reaches", internal)
 	}
 	return nil
 }

@@ -2,7 +2,9 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -106,20 +108,64 @@ func (c *Conns) Checks(stream func(context.Context) error) Checks {
 // not as a Redis timeout.
 const checkTimeout = 2 * time.Second
 
+// PublicHealth mounts /healthz and /readyz on a public mux: ready or not, with no detail, for a
+// load balancer. What is not ready, and the metrics, are on the internal listener (Internal).
+func (c *Conns) PublicHealth(mux *http.ServeMux, log *slog.Logger, checks Checks) {
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /readyz", readyz(log, checks, false))
+}
+
+// Internal listens on addr and returns the component that serves there, until ctx ends, what
+// only the scraper and the orchestrator need: /healthz, /readyz naming what is not ready, and
+// /metrics. It answers for any Host: the address itself is private.
+func (c *Conns) Internal(addr string, log *slog.Logger, checks Checks) (Component, net.Addr, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen %s (internal): %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	c.Health(mux, log, checks)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+	serve := func(ctx context.Context) error {
+		done := make(chan error, 1)
+		go func() { done <- hs.Serve(ln) }()
+		select {
+		case <-ctx.Done():
+			_ = within(5*time.Second, hs.Shutdown)
+			<-done
+			return nil
+		case err := <-done:
+			return fmt.Errorf("internal listener: %w", err)
+		}
+	}
+	return serve, ln.Addr(), nil
+}
+
 // Health mounts /healthz, /readyz and /metrics on mux. /readyz runs every check at once, each
 // under its own deadline, and answers 503 naming the checks that failed; why they failed goes
 // to the log, not to whoever asks.
 func (c *Conns) Health(mux *http.ServeMux, log *slog.Logger, checks Checks) {
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if failed := run(r.Context(), log, checks); len(failed) > 0 {
-			apierror.WriteJSON(w, http.StatusServiceUnavailable, apierror.Body{Error: apierror.Detail{Code: consult.Unavailable,
-				Message: "not ready: " + strings.Join(failed, ", ")}})
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /readyz", readyz(log, checks, true))
+	mux.Handle("GET /metrics", c.Telemetry.Metrics)
+}
+
+func healthz(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
+
+// readyz answers 200 when every check passes, else 503, naming the failing checks when detail.
+func readyz(log *slog.Logger, checks Checks, detail bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		failed := run(r.Context(), log, checks)
+		if len(failed) == 0 {
+			_, _ = w.Write([]byte("ready\n"))
 			return
 		}
-		_, _ = w.Write([]byte("ready\n"))
-	})
-	mux.Handle("GET /metrics", c.Telemetry.Metrics)
+		msg := "not ready"
+		if detail {
+			msg += ": " + strings.Join(failed, ", ")
+		}
+		apierror.WriteJSON(w, http.StatusServiceUnavailable, apierror.Body{Error: apierror.Detail{Code: consult.Unavailable, Message: msg}})
+	}
 }
 
 // run runs checks concurrently, each under checkTimeout, logs why each failing one failed, and

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/regionalconsult/broker/pkg/http/apierror"
+	"github.com/regionalconsult/broker/pkg/http/hosts"
 	"github.com/regionalconsult/broker/pkg/nats/attachstore"
 	"github.com/regionalconsult/broker/pkg/nats/auditlog"
 	"github.com/regionalconsult/broker/pkg/nats/consultstore"
@@ -46,8 +47,14 @@ type Config struct {
 	SecureCookies bool
 	// Stream serves /api/v1/stream: the notify gateway in process, or a proxy to it. Nil: 404.
 	Stream http.Handler
-	// Mount adds the process's own routes (health, metrics) to the mux.
+	// Mount adds the process's own routes (health) to the mux.
 	Mount func(*http.ServeMux)
+	// Hosts are the Host names the API answers for (all when empty): a page of another site that
+	// points its name at this address (DNS rebinding) is refused.
+	Hosts hosts.List
+	// ServerName is the address the API is served on (host:port), recorded in telemetry in place
+	// of whatever Host a client sent.
+	ServerName string
 }
 
 // Server is the intake API.
@@ -144,7 +151,7 @@ func (s *Server) Handler() http.Handler {
 		s.cfg.Mount(mux)
 	}
 	mux.Handle("/", web.Handler())
-	return otelhttp.NewHandler(s.guard(mux), "intake", otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+	return otelhttp.NewHandler(s.guard(mux), "intake", otelhttp.WithServerName(s.serverName()), otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
 		return "intake " + r.Method // the route is recorded once the mux has matched it; paths carry ids
 	}), otelhttp.WithFilter(func(r *http.Request) bool {
 		return !strings.HasPrefix(r.URL.Path, "/static/") && r.URL.Path != "/metrics" && r.URL.Path != "/healthz"
@@ -178,6 +185,10 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			h.Set("Cache-Control", "no-store")
 		}
+		if !s.cfg.Hosts.Allows(r.Host) {
+			apierror.Write(w, s.log, errForbidden("this server does not answer for that host name"))
+			return
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions &&
 			!s.originAllowed(r) {
 			apierror.Write(w, s.log, errForbidden("requests from another site's page are refused"))
@@ -185,6 +196,15 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// serverName is what telemetry records as the server's address: the configured one, never a
+// client's Host header (which would make a new series of every name a client sends).
+func (s *Server) serverName() string {
+	if s.cfg.ServerName != "" {
+		return s.cfg.ServerName
+	}
+	return "intake:0"
 }
 
 // originAllowed is the CSRF defence beside SameSite=Strict cookies.

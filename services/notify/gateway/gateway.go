@@ -24,6 +24,7 @@ import (
 	"github.com/regionalconsult/broker/pkg/consult"
 	"github.com/regionalconsult/broker/pkg/event"
 	"github.com/regionalconsult/broker/pkg/http/apierror"
+	"github.com/regionalconsult/broker/pkg/http/hosts"
 	"github.com/regionalconsult/broker/pkg/nats/bus"
 	"github.com/regionalconsult/broker/pkg/nats/consultstore"
 	"github.com/regionalconsult/broker/pkg/nats/session"
@@ -63,6 +64,8 @@ type Config struct {
 	// ReplayWindow is how far back a reconnecting client may resume; older `after` values get
 	// CloseHistoryGone. A clinic whose link was down for a day must be able to resume.
 	ReplayWindow time.Duration
+	// Hosts are the Host names the stream answers for (all when empty).
+	Hosts hosts.List
 }
 
 func (c *Config) defaults() {
@@ -294,6 +297,10 @@ func (g *Gateway) Clients() int { return g.hub.Count() }
 
 // ServeHTTP upgrades an authenticated same-origin request and streams to it.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !g.cfg.Hosts.Allows(r.Host) {
+		apierror.Write(w, g.log, consult.Errorf(consult.Forbidden, "this server does not answer for that host name"))
+		return
+	}
 	if !session.OriginAllowed(r, g.cfg.AllowedOrigins) {
 		apierror.Write(w, g.log, consult.Errorf(consult.Forbidden, "connections from this origin are refused"))
 		return

@@ -20,6 +20,7 @@ import (
 
 	"github.com/regionalconsult/broker/internal/testkit/testenv"
 	"github.com/regionalconsult/broker/pkg/consult"
+	"github.com/regionalconsult/broker/pkg/http/hosts"
 	"github.com/regionalconsult/broker/pkg/nats/bus"
 	"github.com/regionalconsult/broker/pkg/nats/consultstore"
 	"github.com/regionalconsult/broker/pkg/nats/directory"
@@ -409,6 +410,26 @@ func TestUnauthenticatedAndForeignOriginAreRefused(t *testing.T) {
 	}
 	conn, _, err := websocket.DefaultDialer.Dial(url, http.Header{"Cookie": {session.CookieName + "=" + token}, "Origin": {"https://consult.example.org"}})
 	require.NoError(t, err, "a configured origin")
+	conn.Close()
+}
+
+// A page of another site that points its name at the gateway (DNS rebinding) sends that name as
+// Host and Origin alike, which a same-origin check lets through: the Host is refused.
+func TestUnknownHostIsRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	url, _ := e.gateway(t, gateway.Config{Hosts: hosts.New("", nil, "https://consult.example.org")})
+	token := e.login(t, "coord1")
+	dialer := websocket.Dialer{}
+	h := http.Header{"Cookie": {session.CookieName + "=" + token}, "Origin": {"http://evil.example"}, "Host": {"evil.example"}}
+	_, resp, err := dialer.Dial(url, h)
+	require.Error(t, err)
+	require.NotNil(t, resp)
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "got %d for Host evil.example, want 403", resp.StatusCode)
+	h.Set("Host", "consult.example.org")
+	h.Set("Origin", "https://consult.example.org")
+	conn, _, err := dialer.Dial(url, h)
+	require.NoError(t, err, "the configured public name")
 	conn.Close()
 }
 
