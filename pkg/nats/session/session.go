@@ -28,13 +28,35 @@ var ErrNoSession = errors.New("no valid session")
 // ErrBadCredentials means the username or the password is wrong.
 var ErrBadCredentials = errors.New("wrong username or password")
 
-// dummyHash is compared against when the username is unknown, so that the answer takes as long
-// as for a known user.
-// It is made on first use, not at start-up, where it would cost a bcrypt round.
-var dummyHash = sync.OnceValue(func() []byte {
-	h, _ := bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.DefaultCost)
+// dummyHashes are compared against when the username is unknown, disabled or has no password,
+// one per bcrypt cost: made with the cost of the roster's own hashes, the answer for an unknown
+// name takes as long as for a known one. Each is made on first use, not at start-up.
+var dummyHashes sync.Map // cost → []byte
+
+// defaultCost is the cost assumed when the roster holds no hash to take it from.
+const defaultCost = 11
+
+func dummyHash(cost int) []byte {
+	if h, ok := dummyHashes.Load(cost); ok {
+		return h.([]byte)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte("not a password"), cost)
+	if err != nil {
+		h, _ = bcrypt.GenerateFromPassword([]byte("not a password"), defaultCost)
+	}
+	dummyHashes.Store(cost, h)
 	return h
-})
+}
+
+// storedCost is the bcrypt cost of the roster's password hashes (the first one found).
+func storedCost(r *roster.Roster) int {
+	for _, u := range r.Users {
+		if c, err := bcrypt.Cost([]byte(u.PasswordHash)); err == nil {
+			return c
+		}
+	}
+	return defaultCost
+}
 
 // Users is where sessions look up the people they belong to.
 type Users interface {
@@ -69,10 +91,13 @@ func Open(ctx context.Context, b *bus.Bus, users Users, ttl time.Duration) (*Sto
 
 // Login checks the password and, when it matches, starts a session and returns its token.
 func (s *Store) Login(ctx context.Context, username, password string) (string, roster.User, error) {
-	u, ok := s.users.Roster().ByUsername(username)
-	hash := dummyHash()
+	r := s.users.Roster()
+	u, ok := r.ByUsername(username)
+	var hash []byte
 	if ok && !u.Disabled && u.PasswordHash != "" {
 		hash = []byte(u.PasswordHash)
+	} else {
+		hash = dummyHash(storedCost(r))
 	}
 	if err := bcrypt.CompareHashAndPassword(hash, []byte(password)); err != nil || !ok || u.Disabled {
 		return "", roster.User{}, ErrBadCredentials

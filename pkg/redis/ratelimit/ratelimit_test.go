@@ -60,3 +60,62 @@ func TestBudgetsHoldUnderConcurrency(t *testing.T) {
 		})
 	}
 }
+
+// Backoffs count every attempt before its outcome is known, so concurrent attempts cannot slip
+// past them; a refusing one refuses, a pacing one only slows, and both grow from the last attempt.
+func TestBackoffsUnderConcurrency(t *testing.T) {
+	for kind, url := range testenv.RedisKinds(t) {
+		t.Run(kind, func(t *testing.T) {
+			rdb, err := readmodel.Dial(url)
+			require.NoError(t, err)
+			defer rdb.Close()
+			ctx := context.Background()
+			l := ratelimit.New(rdb, fmt.Sprintf("b%d:", time.Now().UnixNano()))
+			pair := ratelimit.Backoff{Key: "pair", Free: 5, Base: time.Second, Max: time.Minute, Forget: time.Hour, Refuse: true}
+			account := ratelimit.Backoff{Key: "account", Free: 3, Base: 100 * time.Millisecond, Max: 2 * time.Second, Forget: time.Hour}
+			now := time.Now()
+
+			var through atomic.Int32
+			var wg sync.WaitGroup
+			for range 40 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					refused, _, err := l.Attempt(ctx, now, pair)
+					assert.NoError(t, err)
+					if refused == 0 {
+						through.Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			assert.Equal(t, int32(5), through.Load(), "got %d attempts through, want the 5 free ones", through.Load())
+
+			refused, _, err := l.Attempt(ctx, now, pair)
+			require.NoError(t, err)
+			assert.Equal(t, time.Second, refused, "got a wait of %s after 5 attempts, want 1s", refused)
+			refused, _, err = l.Attempt(ctx, now.Add(time.Second), pair)
+			require.NoError(t, err)
+			assert.Zero(t, refused, "got refused after the wait, want the attempt counted")
+			refused, _, err = l.Attempt(ctx, now.Add(time.Second), pair)
+			require.NoError(t, err)
+			assert.Equal(t, 2*time.Second, refused, "got a wait of %s after 6 attempts, want 2s", refused)
+
+			// Pacing never refuses; past its free attempts it slows, doubling up to its maximum.
+			var paces []time.Duration
+			for range 10 {
+				refused, pace, err := l.Attempt(ctx, now, account)
+				require.NoError(t, err)
+				require.Zero(t, refused, "a pacing backoff refused")
+				paces = append(paces, pace)
+			}
+			assert.Equal(t, []time.Duration{0, 0, 0, 100 * time.Millisecond}, paces[:4], "got %v, want three free attempts, then 100ms", paces)
+			assert.Equal(t, 2*time.Second, paces[9], "got %v, want the pacing capped at 2s", paces)
+
+			require.NoError(t, l.Clear(ctx, pair))
+			refused, _, err = l.Attempt(ctx, now.Add(time.Second), pair)
+			require.NoError(t, err)
+			assert.Zero(t, refused, "got refused after Clear")
+		})
+	}
+}

@@ -43,13 +43,22 @@ func actor(u roster.User) consult.Actor {
 	return consult.Actor{ID: u.ID, Role: u.Role, ClinicID: u.ClinicID}
 }
 
-// Failed logins allowed per window, per username and per client address (a clinic's clinicians
-// may share one address behind NAT, so that budget is larger). Successful logins do not count.
-const (
-	failedLoginsPerUser = 10
-	failedLoginsPerAddr = 100
-	failedLoginWindow   = 15 * time.Minute
-)
+// loginBackoffs pace wrong passwords. Per account and address: 5 free attempts, then a wait that
+// doubles from a second up to 15 minutes before the next one, refused with 429 until then. Per
+// address: the same after 100 (a clinic's clinicians may share one address). Per account, from
+// anywhere: after 10, each attempt is slowed (never refused) by up to 2 seconds, so that guessing
+// from many addresses is slow while the owner, from an address without failures, always gets in.
+func loginBackoffs(username, addr string, known bool) (pair, address, account ratelimit.Backoff, all []ratelimit.Backoff) {
+	pair = ratelimit.Backoff{Key: "login:pair:" + username + "\x00" + addr, Free: 5, Base: time.Second, Max: 15 * time.Minute,
+		Forget: 24 * time.Hour, Refuse: true}
+	address = ratelimit.Backoff{Key: "login:addr:" + addr, Free: 100, Base: time.Second, Max: 15 * time.Minute, Forget: time.Hour, Refuse: true}
+	account = ratelimit.Backoff{Key: "login:user:" + username, Free: 10, Base: 100 * time.Millisecond, Max: 2 * time.Second, Forget: time.Hour}
+	all = []ratelimit.Backoff{pair, address}
+	if known { // no key per name for names nobody has: they would only fill Redis
+		all = append(all, account)
+	}
+	return pair, address, account, all
+}
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	var req struct {
@@ -71,30 +80,38 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, s.log, consult.InvalidFields("username and password are required", fields))
 		return
 	}
-	// Every attempt takes from the budgets before the password is checked, so concurrent
-	// guesses cannot overdraw them; a successful login gives its attempt back.
-	budgets := []ratelimit.Budget{{Key: "login:user:" + req.Username, Limit: failedLoginsPerUser},
-		{Key: "login:addr:" + s.clientAddr(r), Limit: failedLoginsPerAddr}}
-	ok, wait, err := s.limiter.Take(r.Context(), failedLoginWindow, budgets...)
+	// Every attempt is counted before the password is checked, so concurrent guesses cannot slip
+	// past the count; a successful login takes it back.
+	_, known := s.dir.Roster().ByUsername(req.Username)
+	pair, address, account, backoffs := loginBackoffs(req.Username, s.clientAddr(r), known)
+	refused, pace, err := s.limiter.Attempt(r.Context(), s.now(), backoffs...)
 	if err != nil {
 		apierror.Write(w, s.log, apierror.Unavailable(err))
 		return
 	}
-	if !ok {
-		apierror.Write(w, s.log, apierror.RetryAfter{Err: consult.Errorf(consult.RateLimited, "too many failed logins; try again later"), After: wait})
+	if refused > 0 {
+		apierror.Write(w, s.log, apierror.RetryAfter{Err: consult.Errorf(consult.RateLimited, "too many failed logins from here; try again later"), After: refused})
 		return
+	}
+	if pace > 0 {
+		select {
+		case <-time.After(pace):
+		case <-r.Context().Done():
+			return
+		}
 	}
 	token, u, err := s.sessions.Login(r.Context(), req.Username, req.Password)
 	if errors.Is(err, session.ErrBadCredentials) {
 		apierror.Write(w, s.log, consult.Errorf(consult.Unauthenticated, "wrong username or password"))
 		return
 	}
-	if rerr := s.limiter.Return(context.WithoutCancel(r.Context()), budgets...); rerr != nil {
-		s.log.Warn("login attempt not given back", "err", rerr)
-	}
 	if err != nil {
 		apierror.Write(w, s.log, apierror.Unavailable(err))
 		return
+	}
+	ctx := context.WithoutCancel(r.Context())
+	if ferr := errors.Join(s.limiter.Clear(ctx, pair), s.limiter.Forgive(ctx, address, account)); ferr != nil {
+		s.log.Warn("login attempt not taken back", "err", ferr)
 	}
 	http.SetCookie(w, &http.Cookie{Name: session.CookieName, Value: token, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: s.cfg.SecureCookies || r.TLS != nil})
