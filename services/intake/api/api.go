@@ -52,6 +52,8 @@ type Config struct {
 	// Hosts are the Host names the API answers for (all when empty): a page of another site that
 	// points its name at this address (DNS rebinding) is refused.
 	Hosts hosts.List
+	// UploadIdle is how long an upload may send nothing before it is cut off (20 s when 0).
+	UploadIdle time.Duration
 	// ServerName is the address the API is served on (host:port), recorded in telemetry in place
 	// of whatever Host a client sent.
 	ServerName string
@@ -68,6 +70,7 @@ type Server struct {
 	sessions *session.Store
 	limiter  *ratelimit.Limiter
 	profiles *profile.Store
+	uploads  uploadSlots
 	log      *slog.Logger
 	now      func() time.Time
 

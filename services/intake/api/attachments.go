@@ -65,13 +65,22 @@ func (s *Server) uploadAttachment(w http.ResponseWriter, r *http.Request, u rost
 		apierror.Write(w, s.log, apierror.RetryAfter{Err: consult.Errorf(consult.RateLimited, "too many uploads; try again later"), After: wait})
 		return
 	}
-	// A writer that cannot move the deadline leaves the server's read timeout in force.
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(uploadWithin))
-	var body bytes.Buffer
-	if r.ContentLength > 0 {
-		body.Grow(int(r.ContentLength))
+	if !s.uploads.take(u.ID) {
+		apierror.Write(w, s.log, apierror.RetryAfter{Err: consult.Errorf(consult.RateLimited,
+			"too many uploads in progress; let one finish and try again"), After: time.Second})
+		return
 	}
-	if _, err := body.ReadFrom(http.MaxBytesReader(w, r.Body, attachment.MaxSize)); err != nil {
+	defer s.uploads.release(u.ID)
+	// The body is read as it arrives, never reserved from what Content-Length claims, and a
+	// client that stops sending is cut off after idle, within uploadWithin overall.
+	idle := s.cfg.UploadIdle
+	if idle <= 0 {
+		idle = uploadIdle
+	}
+	var body bytes.Buffer
+	in := &idleReader{r: http.MaxBytesReader(w, r.Body, attachment.MaxSize), rc: http.NewResponseController(w), idle: idle,
+		end: time.Now().Add(uploadWithin)}
+	if _, err := body.ReadFrom(in); err != nil {
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
 			apierror.Write(w, s.log, tooLarge)
