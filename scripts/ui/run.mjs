@@ -13,6 +13,7 @@ import offline from './tests/offline.mjs';
 import rtl from './tests/rtl.mjs';
 import xss from './tests/xss.mjs';
 import screens from './tests/screens.mjs';
+import logout from './tests/logout.mjs';
 
 const TOTAL_MS = 300000;
 const watchdog = setTimeout(() => { console.error(`FAIL: the browser tests did not finish within ${TOTAL_MS / 1000} s`); process.exit(1); }, TOTAL_MS);
@@ -23,7 +24,7 @@ async function main() {
   const browser = await launch();
   const shared = { browser, people: [] };
   try {
-    for (const [name, test] of Object.entries({ flow, offline, rtl, xss, screens })) {
+    for (const [name, test] of Object.entries({ flow, offline, rtl, xss, screens, logout })) {
       if (only.length && !only.includes(name)) continue;
       log(`== ${name}`);
       try {

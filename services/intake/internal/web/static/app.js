@@ -4,7 +4,7 @@ import { api, setUnauthenticatedHandler, isMissing } from './js/api.js';
 import { strings as S, t, num, setLocale, pick, browserLocale, locale, LOCALES } from './js/i18n.js';
 import { h, flash, flashError, errorNodes, announce, go, setRouter, select, closeDialogs } from './js/dom.js';
 import { state, onChange, changed, connect, disconnect, resetState, setSessionEndedHandler, loadSpecialties, reload, role } from './js/store.js';
-import { newConsultView, myConsultsView, resumeDraft, endDraftSession } from './js/referrer.js';
+import { newConsultView, myConsultsView, resumeDraft, endDraftSession, hasUnsent, forgetUser } from './js/referrer.js';
 import { inboxView, liveOffers } from './js/specialist.js';
 import { syncButton } from './js/alerts.js';
 import { queueView, boardView, figuresView, alarms } from './js/coordinator.js';
@@ -212,9 +212,15 @@ function endSession(expired) {
   go('/login', true);
 }
 
+// logout ends the session and removes what this user typed from the browser: drafts hold patient
+// details, and a clinic computer is shared. A consult not yet confirmed is discarded only if the
+// user says so. (An expired session keeps the drafts: the same person signs in again.)
 async function logout() {
+  const id = state.me?.id;
+  if (id && hasUnsent(id) && !window.confirm(S.logoutUnsent)) return;
   try { await api('DELETE', '/api/v1/session'); } catch (e) { if (e.status !== 401) { flashError(e); return; } }
   endSession();
+  if (id) forgetUser(id);
 }
 
 setRouter(route);

@@ -161,6 +161,21 @@ export function resumeDraft() {
   if (unsent(d)) submitDraft();
 }
 
+// hasUnsent reports whether user id's consult request is waiting to be confirmed by the server.
+export const hasUnsent = (id) => unsent(loadDraftOf(id));
+
+// forgetUser removes from this browser everything typed by user id and kept until the server has
+// it (the consult draft, replies in threads, the last receipt): on a shared clinic computer, the
+// next person must not find a patient's details. Other users' drafts stay.
+export function forgetUser(id) {
+  const escaped = id.replace(/[.*+?^$()|[\]{}\\]/g, (c) => '\\' + c);
+  const mine = new RegExp('^consults\\.[a-z_-]+\\.' + escaped + '(\\.|$)');
+  for (let i = localStorage.length - 1; i >= 0; i--) {
+    const k = localStorage.key(i);
+    if (k && mine.test(k)) localStorage.removeItem(k);
+  }
+}
+
 // endDraftSession stops this tab's submission (the draft stays stored, pending, for the
 // user's next sign-in) and forgets in-memory uploads when the user signs out.
 export function endDraftSession() {

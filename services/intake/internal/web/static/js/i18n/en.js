@@ -7,6 +7,7 @@ export default {
   "none": "—",
   "back": "← Back",
   "logout": "Log out",
+  "logoutUnsent": "A consult has not been confirmed as received yet. Logging out discards it on this computer. Log out anyway?",
   "skip": "Skip to content",
   "yes": "Yes",
   "no": "No",
