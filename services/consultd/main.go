@@ -23,6 +23,7 @@ import (
 	"github.com/regionalconsult/broker/pkg/nats/directory"
 	"github.com/regionalconsult/broker/pkg/nats/profile"
 	"github.com/regionalconsult/broker/pkg/nats/scheduler"
+	"github.com/regionalconsult/broker/pkg/nats/session"
 	"github.com/regionalconsult/broker/pkg/process/config"
 	"github.com/regionalconsult/broker/pkg/process/embedded"
 	"github.com/regionalconsult/broker/pkg/process/service"
@@ -60,6 +61,7 @@ type Config struct {
 	Routing        worker.Settings
 	Mail           fallback.Config
 	SLA            config.SLA
+	Sessions       config.Sessions
 }
 
 // Validate reports what makes the configuration unusable.
@@ -116,6 +118,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	c.Routing = worker.SettingsFrom(env.Routing())
 	c.Mail = env.Mail()
 	c.SLA = env.SLA()
+	c.Sessions = env.Sessions()
 	if err := env.Err(); err != nil {
 		return Config{}, err
 	}
@@ -159,7 +162,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer conns.Close()
-	deps, err := api.OpenDeps(ctx, conns.Bus, conns.Redis, 0, log)
+	deps, err := api.OpenDeps(ctx, conns.Bus, conns.Redis, session.Limits(cfg.Sessions), log)
 	if err != nil {
 		return err
 	}

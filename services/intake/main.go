@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/regionalconsult/broker/pkg/http/hosts"
+	"github.com/regionalconsult/broker/pkg/nats/session"
 	"github.com/regionalconsult/broker/pkg/process/config"
 	"github.com/regionalconsult/broker/pkg/process/service"
 	"github.com/regionalconsult/broker/pkg/redis/readmodel"
@@ -35,7 +36,7 @@ type Config struct {
 	AllowedOrigins []string
 	SecureCookies  bool
 	TrustProxy     bool
-	SessionTTL     time.Duration
+	Sessions       config.Sessions
 	SLA            config.SLA
 }
 
@@ -60,7 +61,7 @@ func load(getenv func(string) string) (Config, error) {
 		AllowedOrigins: env.List("ALLOWED_ORIGINS"),
 		SecureCookies:  env.Bool("SECURE_COOKIES", false),
 		TrustProxy:     env.Bool("TRUST_FORWARDED_FOR", false),
-		SessionTTL:     env.Duration("SESSION_TTL", 12*time.Hour),
+		Sessions:       env.Sessions(),
 		SLA:            env.SLA(),
 	}
 	return c, errors.Join(env.Err(), c.Validate())
@@ -77,7 +78,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	defer conns.Close()
-	deps, err := api.OpenDeps(ctx, conns.Bus, conns.Redis, cfg.SessionTTL, log)
+	deps, err := api.OpenDeps(ctx, conns.Bus, conns.Redis, session.Limits(cfg.Sessions), log)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ type Config struct {
 	InternalAddr   string
 	Mail           fallback.Config
 	AllowedOrigins []string
+	Sessions       config.Sessions
 }
 
 func load(getenv func(string) string) (Config, error) {
@@ -41,6 +42,7 @@ func load(getenv func(string) string) (Config, error) {
 		InternalAddr:   env.String("INTERNAL_ADDR", "127.0.0.1:9082"),
 		AllowedOrigins: env.List("ALLOWED_ORIGINS"),
 		Mail:           env.Mail(),
+		Sessions:       env.Sessions(),
 	}
 	err := errors.Join(env.Err(), c.Validate(), config.CheckInternalAddr(c.InternalAddr, c.Addr))
 	if c.Mail.SMTPAddr != "" && c.Mail.PublicURL == "" {
@@ -68,7 +70,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	sessions, err := session.Open(ctx, conns.Bus, dir, 0)
+	sessions, err := session.Open(ctx, conns.Bus, dir, session.Limits(cfg.Sessions))
 	if err != nil {
 		return err
 	}

@@ -7,16 +7,29 @@ import (
 	"strings"
 )
 
-// CookieName is the session cookie.
+// CookieName is the session cookie over plain HTTP (a loopback install, tests).
 const CookieName = "consult_session"
+
+// SecureCookieName is the session cookie when it is Secure: the __Host- prefix makes the browser
+// refuse one set by a sibling subdomain or for another path, or without Secure.
+const SecureCookieName = "__Host-" + CookieName
+
+// Cookie returns the cookie name for a site served securely or not.
+func Cookie(secure bool) string {
+	if secure {
+		return SecureCookieName
+	}
+	return CookieName
+}
 
 // Token returns the session token r carries, or "".
 func Token(r *http.Request) string {
-	c, err := r.Cookie(CookieName)
-	if err != nil {
-		return ""
+	for _, name := range []string{SecureCookieName, CookieName} {
+		if c, err := r.Cookie(name); err == nil && c.Value != "" {
+			return c.Value
+		}
 	}
-	return c.Value
+	return ""
 }
 
 // OriginAllowed reports whether r may act with the user's session: its Origin header is absent

@@ -65,8 +65,27 @@ type Users interface {
 
 // Store creates, checks and revokes sessions.
 type Store struct {
-	kv    jetstream.KeyValue
-	users Users
+	kv     jetstream.KeyValue
+	users  Users
+	limits Limits
+	now    func() time.Time
+}
+
+// Limits bound a session: Lifetime from sign-in whatever happens (DefaultTTL when 0), and Idle
+// without a request from its user (none when 0), so that a clinic computer left signed in does
+// not stay open to the next person.
+type Limits struct {
+	Lifetime, Idle time.Duration
+}
+
+// DefaultIdle is how long a session may go without a request unless the deployment says
+// otherwise.
+const DefaultIdle = 30 * time.Minute
+
+// touchEvery is how often a session in use records that it is: often enough for Idle, seldom
+// enough not to write on every request.
+func (l Limits) touchEvery() time.Duration {
+	return min(time.Minute, max(l.Idle/10, time.Second))
 }
 
 // Bucket is the key-value bucket of login sessions; a session's lifetime is the bucket's TTL.
@@ -75,18 +94,19 @@ const Bucket = "sessions"
 // DefaultTTL is how long a login session lives unless the deployment says otherwise.
 const DefaultTTL = 12 * time.Hour
 
-// Open declares the session bucket on b, with ttl as the lifetime of a session (DefaultTTL
-// when 0; an existing bucket keeps the TTL it was created with), and returns its Store.
-func Open(ctx context.Context, b *bus.Bus, users Users, ttl time.Duration) (*Store, error) {
-	if ttl <= 0 {
-		ttl = DefaultTTL
+// Open declares the session bucket on b and returns its Store, enforcing limits. The bucket's
+// TTL, the lifetime (set when the bucket is created), only removes entries nobody uses; the
+// limits are checked on every lookup, whatever TTL an existing bucket has.
+func Open(ctx context.Context, b *bus.Bus, users Users, limits Limits) (*Store, error) {
+	if limits.Lifetime <= 0 {
+		limits.Lifetime = DefaultTTL
 	}
-	kv, err := b.KeyValue(ctx, jetstream.KeyValueConfig{Bucket: Bucket, Description: "login sessions", TTL: ttl,
+	kv, err := b.KeyValue(ctx, jetstream.KeyValueConfig{Bucket: Bucket, Description: "login sessions", TTL: limits.Lifetime,
 		Storage: jetstream.FileStorage})
 	if err != nil {
 		return nil, fmt.Errorf("open sessions: %w", err)
 	}
-	return &Store{kv: kv, users: users}, nil
+	return &Store{kv: kv, users: users, limits: limits, now: time.Now}, nil
 }
 
 // Login checks the password and, when it matches, starts a session and returns its token.
@@ -107,30 +127,90 @@ func (s *Store) Login(ctx context.Context, username, password string) (string, r
 		return "", roster.User{}, fmt.Errorf("session token: %w", err)
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw)
-	if _, err := s.kv.Create(ctx, key(token), []byte(u.ID+"\n"+time.Now().UTC().Format(time.RFC3339))); err != nil {
+	now := s.now()
+	if _, err := s.kv.Create(ctx, key(token), record{user: u.ID, created: now, active: now}.encode()); err != nil {
 		return "", roster.User{}, fmt.Errorf("store session: %w", err)
 	}
 	return token, u.Public(), nil
 }
 
-// Lookup returns the user whose live session token is.
+// Lookup returns the user whose live session token is. A session past its lifetime or idle
+// too long is ended (on every instance) and is ErrNoSession. Lookup itself is no activity: the
+// stream's periodic checks use it.
 func (s *Store) Lookup(ctx context.Context, token string) (roster.User, error) {
+	u, _, err := s.lookup(ctx, token, false)
+	return u, err
+}
+
+// Use is Lookup for a request of the session's user: it also records the activity (at most
+// every touchEvery), which keeps the session from going idle.
+func (s *Store) Use(ctx context.Context, token string) (roster.User, error) {
+	u, _, err := s.lookup(ctx, token, true)
+	return u, err
+}
+
+func (s *Store) lookup(ctx context.Context, token string, use bool) (roster.User, record, error) {
 	if token == "" || len(token) > 128 {
-		return roster.User{}, ErrNoSession
+		return roster.User{}, record{}, ErrNoSession
 	}
 	entry, err := s.kv.Get(ctx, key(token))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return roster.User{}, ErrNoSession
+		return roster.User{}, record{}, ErrNoSession
 	}
 	if err != nil {
-		return roster.User{}, fmt.Errorf("read session: %w", err)
+		return roster.User{}, record{}, fmt.Errorf("read session: %w", err)
 	}
-	id, _, _ := strings.Cut(string(entry.Value()), "\n")
-	u, ok := s.users.Roster().User(id)
+	rec := decodeRecord(entry.Value(), entry.Created())
+	now := s.now()
+	if now.Sub(rec.created) > s.limits.Lifetime || (s.limits.Idle > 0 && now.Sub(rec.active) > s.limits.Idle) {
+		if err := s.Revoke(ctx, token); err != nil {
+			return roster.User{}, record{}, err
+		}
+		return roster.User{}, record{}, ErrNoSession
+	}
+	u, ok := s.users.Roster().User(rec.user)
 	if !ok || u.Disabled {
-		return roster.User{}, ErrNoSession
+		return roster.User{}, record{}, ErrNoSession
 	}
-	return u.Public(), nil
+	if use && now.Sub(rec.active) >= s.limits.touchEvery() {
+		rec.active = now
+		// A lost race means another request recorded the activity just now.
+		if _, err := s.kv.Update(ctx, key(token), rec.encode(), entry.Revision()); err != nil && !isWrongRevision(err) {
+			return roster.User{}, record{}, fmt.Errorf("record session activity: %w", err)
+		}
+	}
+	return u.Public(), rec, nil
+}
+
+// record is what the bucket keeps of a session: whose it is, when it began and when its user
+// last made a request. Sessions stored before activity was recorded hold the first two only.
+type record struct {
+	user            string
+	created, active time.Time
+}
+
+func (r record) encode() []byte {
+	return []byte(r.user + "\n" + r.created.UTC().Format(time.RFC3339Nano) + "\n" + r.active.UTC().Format(time.RFC3339Nano))
+}
+
+func decodeRecord(data []byte, stored time.Time) record {
+	parts := strings.SplitN(string(data), "\n", 3)
+	r := record{user: parts[0], created: stored, active: stored}
+	if len(parts) > 1 {
+		if t, err := time.Parse(time.RFC3339Nano, parts[1]); err == nil {
+			r.created, r.active = t, t
+		}
+	}
+	if len(parts) > 2 {
+		if t, err := time.Parse(time.RFC3339Nano, parts[2]); err == nil {
+			r.active = t
+		}
+	}
+	return r
+}
+
+func isWrongRevision(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
 }
 
 // Revoke ends the session, on every instance.

@@ -112,6 +112,26 @@ func (e *Env) SLA() SLA {
 // stream, which keeps messages 14 days.
 const MaxSLA = 13 * 24 * time.Hour
 
+// Sessions bound a login session: Lifetime from sign-in (SESSION_TTL, default 12 hours) and Idle
+// without a request (SESSION_IDLE, default 30 minutes; 0 for none).
+type Sessions struct {
+	Lifetime, Idle time.Duration
+}
+
+// Sessions reads the session limits.
+func (e *Env) Sessions() Sessions {
+	s := Sessions{Lifetime: e.Duration("SESSION_TTL", 12*time.Hour), Idle: 30 * time.Minute}
+	if v := e.String("SESSION_IDLE", ""); v == "0" {
+		s.Idle = 0
+	} else {
+		s.Idle = e.Duration("SESSION_IDLE", s.Idle)
+	}
+	if s.Idle > s.Lifetime {
+		e.errs = append(e.errs, fmt.Errorf("SESSION_IDLE=%s: must not exceed SESSION_TTL=%s", s.Idle, s.Lifetime))
+	}
+	return s
+}
+
 // Routing is the routing service's own settings beside the roster's escalation policies.
 type Routing struct {
 	// RemindEvery is how soon an unseen live offer is first re-alerted (REMIND_EVERY, a positive

@@ -52,6 +52,8 @@ type Config struct {
 	// Hosts are the Host names the API answers for (all when empty): a page of another site that
 	// points its name at this address (DNS rebinding) is refused.
 	Hosts hosts.List
+	// Now is the clock (time.Now when nil), for tests of what depends on time.
+	Now func() time.Time
 	// UploadIdle is how long an upload may send nothing before it is cut off (20 s when 0).
 	UploadIdle time.Duration
 	// ServerName is the address the API is served on (host:port), recorded in telemetry in place
@@ -81,8 +83,12 @@ type Server struct {
 func New(cfg Config, d Deps, log *slog.Logger) *Server {
 	submitted, _ := otel.Meter("intake").Int64Counter("consults_submitted_total",
 		metric.WithDescription("consults stored, by urgency"))
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
 	return &Server{cfg: cfg, consults: d.Consults, audit: d.Audit, files: d.Files, store: d.ReadModel, dir: d.Directory,
-		sessions: d.Sessions, limiter: d.Limiter, profiles: d.Profiles, log: log, now: time.Now, submitted: submitted}
+		sessions: d.Sessions, limiter: d.Limiter, profiles: d.Profiles, log: log, now: now, submitted: submitted}
 }
 
 // route is one endpoint of the API.

@@ -27,6 +27,7 @@ import (
 	"github.com/regionalconsult/broker/internal/testkit/testenv"
 	"github.com/regionalconsult/broker/pkg/nats/auditlog"
 	"github.com/regionalconsult/broker/pkg/nats/bus"
+	"github.com/regionalconsult/broker/pkg/nats/session"
 	"github.com/regionalconsult/broker/pkg/problem"
 	"github.com/regionalconsult/broker/pkg/process/config"
 	"github.com/regionalconsult/broker/pkg/process/service"
@@ -51,7 +52,7 @@ func openDeps(t *testing.T, ctx context.Context) (api.Deps, *bus.Bus) {
 	conns, err := service.Open(ctx, service.Config{ServiceName: "intake", NATSURL: testenv.NATS(t), RedisURL: testenv.RedisURL(t)}, log)
 	require.NoError(t, err)
 	t.Cleanup(conns.Close)
-	in, err := api.OpenDeps(ctx, conns.Bus, conns.Redis, 0, log)
+	in, err := api.OpenDeps(ctx, conns.Bus, conns.Redis, session.Limits{}, log)
 	require.NoError(t, err)
 	_, err = in.Directory.Seed(ctx, roster.DemoJSON())
 	require.NoError(t, err)

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -31,8 +30,8 @@ type Deps struct {
 }
 
 // OpenDeps opens the API's stores over NATS (b) and Redis (rdb), declaring the streams and
-// buckets they own. sessionTTL is a login session's lifetime (session.DefaultTTL when 0).
-func OpenDeps(ctx context.Context, b *bus.Bus, rdb *redis.Client, sessionTTL time.Duration, log *slog.Logger) (Deps, error) {
+// buckets they own. sessions bounds a login session (session.DefaultTTL when its Lifetime is 0).
+func OpenDeps(ctx context.Context, b *bus.Bus, rdb *redis.Client, sessions session.Limits, log *slog.Logger) (Deps, error) {
 	var d Deps
 	var err error
 	if d.Consults, err = consultstore.Open(ctx, b); err != nil {
@@ -47,7 +46,7 @@ func OpenDeps(ctx context.Context, b *bus.Bus, rdb *redis.Client, sessionTTL tim
 	if d.Directory, err = directory.Open(ctx, b, log); err != nil {
 		return Deps{}, err
 	}
-	if d.Sessions, err = session.Open(ctx, b, d.Directory, sessionTTL); err != nil {
+	if d.Sessions, err = session.Open(ctx, b, d.Directory, sessions); err != nil {
 		return Deps{}, err
 	}
 	if d.Profiles, err = profile.Open(ctx, b); err != nil {

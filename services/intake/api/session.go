@@ -26,7 +26,7 @@ func errInvalid(field string, p problem.Problem) error {
 // authed runs h with the session's user, or answers 401.
 func (s *Server) authed(h func(http.ResponseWriter, *http.Request, roster.User)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		u, err := s.sessions.Lookup(r.Context(), session.Token(r))
+		u, err := s.sessions.Use(r.Context(), session.Token(r))
 		if errors.Is(err, session.ErrNoSession) {
 			apierror.Write(w, s.log, consult.Errorf(consult.Unauthenticated, "please log in"))
 			return
@@ -113,8 +113,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if ferr := errors.Join(s.limiter.Clear(ctx, pair), s.limiter.Forgive(ctx, address, account)); ferr != nil {
 		s.log.Warn("login attempt not taken back", "err", ferr)
 	}
-	http.SetCookie(w, &http.Cookie{Name: session.CookieName, Value: token, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: s.cfg.SecureCookies || r.TLS != nil})
+	secure := s.cfg.SecureCookies || r.TLS != nil
+	http.SetCookie(w, &http.Cookie{Name: session.Cookie(secure), Value: token, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: secure})
 	apierror.WriteJSON(w, http.StatusOK, map[string]any{"user": u})
 }
 
@@ -160,7 +161,8 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: session.CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: s.cfg.SecureCookies || r.TLS != nil})
+	secure := s.cfg.SecureCookies || r.TLS != nil
+	http.SetCookie(w, &http.Cookie{Name: session.Cookie(secure), Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: secure})
 	w.WriteHeader(http.StatusNoContent)
 }

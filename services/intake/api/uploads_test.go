@@ -26,7 +26,7 @@ func TestStalledUploadsAreBounded(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	deps, _ := openDeps(t, ctx)
-	const idle = 1500 * time.Millisecond
+	const idle = 3 * time.Second
 	srv := httptest.NewServer(api.New(api.Config{UploadIdle: idle}, deps, testenv.Logger(t)).Handler())
 	t.Cleanup(srv.Close)
 	ref := apiclient.New(srv.URL)

@@ -52,7 +52,7 @@ func newEnv(t *testing.T) *env {
 	require.NoError(t, err)
 	_, err = dir.Seed(ctx, roster.DemoJSON())
 	require.NoError(t, err)
-	sessions, err := session.Open(ctx, raw, dir, 0)
+	sessions, err := session.Open(ctx, raw, dir, session.Limits{})
 	require.NoError(t, err)
 	return &env{b: b, raw: raw, dir: dir, sessions: sessions, tracker: presence.New(rdb, "t:", 30*time.Second)}
 }
