@@ -116,7 +116,9 @@ export default async function xss(shared) {
     }
     await c.keyboard.press('Escape');
     await c.locator('dialog[open]').waitFor({ state: 'detached' });
-    check(await c.evaluate(() => document.activeElement?.dataset.action === 'manage'), 'focus did not return to the Manage button');
+    // The queue may re-render under a live update just then; the focus must still come back.
+    const back = await c.waitForFunction(() => document.activeElement?.dataset.action === 'manage', null, { timeout: 3000 }).then(() => true, () => false);
+    check(back, `focus did not return to the Manage button (it is on ${await c.evaluate(() => document.activeElement?.outerHTML?.slice(0, 80))})`);
   });
 
   await step('xss: coordinator changes the urgency', async () => {
