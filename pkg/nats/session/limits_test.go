@@ -33,7 +33,7 @@ func store(t *testing.T, limits Limits) (*Store, *time.Time) {
 func TestSessionLimits(t *testing.T) {
 	ctx := context.Background()
 	t.Run("requests keep a session from going idle", func(t *testing.T) {
-		s, now := store(t, Limits{Lifetime: 12 * time.Hour, Idle: 30 * time.Minute})
+		s, now := store(t, Limits{Lifetime: 12 * time.Hour, Idle: 30 * time.Minute, IdleRoles: []string{"referrer", "specialist"}})
 		token, _, err := s.Login(ctx, "referrer1", "demo")
 		require.NoError(t, err)
 		for range 4 { // two hours of a request every 29 minutes
@@ -49,7 +49,7 @@ func TestSessionLimits(t *testing.T) {
 		assert.ErrorIs(t, err, ErrNoSession, "an ended session came back")
 	})
 	t.Run("the stream's checks are no activity", func(t *testing.T) {
-		s, now := store(t, Limits{Lifetime: 12 * time.Hour, Idle: 30 * time.Minute})
+		s, now := store(t, Limits{Lifetime: 12 * time.Hour, Idle: 30 * time.Minute, IdleRoles: []string{"referrer", "specialist"}})
 		token, _, err := s.Login(ctx, "onc1", "demo")
 		require.NoError(t, err)
 		*now = now.Add(20 * time.Minute)
@@ -59,8 +59,19 @@ func TestSessionLimits(t *testing.T) {
 		_, err = s.Lookup(ctx, token)
 		assert.ErrorIs(t, err, ErrNoSession, "got a session kept alive by lookups alone, want it idle after 35 minutes")
 	})
+	t.Run("roles not listed are not ended for being idle", func(t *testing.T) {
+		s, now := store(t, Limits{Lifetime: 12 * time.Hour, Idle: 30 * time.Minute, IdleRoles: []string{"referrer"}})
+		token, _, err := s.Login(ctx, "onc1", "demo")
+		require.NoError(t, err)
+		*now = now.Add(3 * time.Hour) // the night on call, the app open and untouched
+		_, err = s.Lookup(ctx, token)
+		assert.NoError(t, err, "got the on-call specialist's session ended after 3 idle hours, want it kept")
+		*now = now.Add(10 * time.Hour)
+		_, err = s.Lookup(ctx, token)
+		assert.ErrorIs(t, err, ErrNoSession, "got a session past its 12-hour lifetime, want it ended")
+	})
 	t.Run("no session outlives its lifetime", func(t *testing.T) {
-		s, now := store(t, Limits{Lifetime: time.Hour, Idle: 30 * time.Minute})
+		s, now := store(t, Limits{Lifetime: time.Hour, Idle: 30 * time.Minute, IdleRoles: []string{"referrer", "specialist", "coordinator"}})
 		token, _, err := s.Login(ctx, "coord1", "demo")
 		require.NoError(t, err)
 		for range 3 {
@@ -73,7 +84,7 @@ func TestSessionLimits(t *testing.T) {
 		assert.ErrorIs(t, err, ErrNoSession, "got a session in use 61 minutes after sign-in, want its 1-hour lifetime enforced")
 	})
 	t.Run("sessions stored before activity was recorded still work", func(t *testing.T) {
-		s, _ := store(t, Limits{Lifetime: 12 * time.Hour, Idle: 30 * time.Minute})
+		s, _ := store(t, Limits{Lifetime: 12 * time.Hour, Idle: 30 * time.Minute, IdleRoles: []string{"referrer", "specialist"}})
 		_, err := s.kv.Create(ctx, key("old-token"), []byte("u-referrer1\n"+time.Now().UTC().Format(time.RFC3339)))
 		require.NoError(t, err)
 		u, err := s.Use(ctx, "old-token")

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -72,10 +73,12 @@ type Store struct {
 }
 
 // Limits bound a session: Lifetime from sign-in whatever happens (DefaultTTL when 0), and Idle
-// without a request from its user (none when 0), so that a clinic computer left signed in does
-// not stay open to the next person.
+// without a request from its user (none when 0) for the roles in IdleRoles, so that a clinic
+// computer left signed in does not stay open to the next person. Roles not listed (a specialist
+// on call, whose open app waits for offers at night) are not ended for being idle.
 type Limits struct {
 	Lifetime, Idle time.Duration
+	IdleRoles      []string
 }
 
 // DefaultIdle is how long a session may go without a request unless the deployment says
@@ -161,15 +164,16 @@ func (s *Store) lookup(ctx context.Context, token string, use bool) (roster.User
 		return roster.User{}, record{}, fmt.Errorf("read session: %w", err)
 	}
 	rec := decodeRecord(entry.Value(), entry.Created())
+	u, ok := s.users.Roster().User(rec.user)
+	if !ok || u.Disabled {
+		return roster.User{}, record{}, ErrNoSession
+	}
 	now := s.now()
-	if now.Sub(rec.created) > s.limits.Lifetime || (s.limits.Idle > 0 && now.Sub(rec.active) > s.limits.Idle) {
+	idle := s.limits.Idle > 0 && slices.Contains(s.limits.IdleRoles, u.Role) && now.Sub(rec.active) > s.limits.Idle
+	if now.Sub(rec.created) > s.limits.Lifetime || idle {
 		if err := s.Revoke(ctx, token); err != nil {
 			return roster.User{}, record{}, err
 		}
-		return roster.User{}, record{}, ErrNoSession
-	}
-	u, ok := s.users.Roster().User(rec.user)
-	if !ok || u.Disabled {
 		return roster.User{}, record{}, ErrNoSession
 	}
 	if use && now.Sub(rec.active) >= s.limits.touchEvery() {

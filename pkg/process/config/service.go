@@ -113,14 +113,25 @@ func (e *Env) SLA() SLA {
 const MaxSLA = 13 * 24 * time.Hour
 
 // Sessions bound a login session: Lifetime from sign-in (SESSION_TTL, default 12 hours) and Idle
-// without a request (SESSION_IDLE, default 30 minutes; 0 for none).
+// without a request (SESSION_IDLE, default 30 minutes; 0 for none) for the roles in IdleRoles
+// (SESSION_IDLE_ROLES, default referrer: the clinics' shared computers; a specialist on call
+// keeps the app open for offers).
 type Sessions struct {
 	Lifetime, Idle time.Duration
+	IdleRoles      []string
 }
 
 // Sessions reads the session limits.
 func (e *Env) Sessions() Sessions {
-	s := Sessions{Lifetime: e.Duration("SESSION_TTL", 12*time.Hour), Idle: 30 * time.Minute}
+	s := Sessions{Lifetime: e.Duration("SESSION_TTL", 12*time.Hour), Idle: 30 * time.Minute, IdleRoles: e.List("SESSION_IDLE_ROLES")}
+	if len(s.IdleRoles) == 0 {
+		s.IdleRoles = []string{"referrer"}
+	}
+	for _, r := range s.IdleRoles {
+		if r != "referrer" && r != "specialist" && r != "coordinator" {
+			e.errs = append(e.errs, fmt.Errorf("SESSION_IDLE_ROLES: %q is no role (referrer, specialist, coordinator)", r))
+		}
+	}
 	if v := e.String("SESSION_IDLE", ""); v == "0" {
 		s.Idle = 0
 	} else {

@@ -3,9 +3,12 @@ package service_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -61,4 +64,30 @@ func TestReadyzNamesFailingChecksOnly(t *testing.T) {
 	status, msg = answer(service.Checks{"nats": ok, "redis": func(ctx context.Context) error { return gone.Ping(ctx).Err() }})
 	assert.Equal(t, http.StatusServiceUnavailable, status)
 	assert.Equal(t, "not ready: redis", msg, "got %q, want Redis named alone and without its error text", msg)
+}
+
+// The public /readyz, which anyone may ask, costs NATS and Redis one check a second however many
+// ask, and says nothing of why.
+func TestPublicReadyzSharesItsAnswer(t *testing.T) {
+	ctx := context.Background()
+	conns, err := service.Open(ctx, service.Config{ServiceName: "test", NATSURL: testenv.NATS(t), RedisURL: testenv.RedisURL(t)}, testenv.Logger(t))
+	require.NoError(t, err)
+	t.Cleanup(conns.Close)
+	var calls atomic.Int32
+	mux := http.NewServeMux()
+	conns.PublicHealth(mux, testenv.Logger(t), service.Checks{"nats": func(context.Context) error { calls.Add(1); return errors.New("stream leader lost") }})
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+			assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+			assert.NotContains(t, rec.Body.String(), "leader", "got %s, want no reason on the public address", rec.Body.String())
+			assert.NotContains(t, rec.Body.String(), "nats", "got %s, want no check named on the public address", rec.Body.String())
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int32(1), calls.Load(), "got %d checks for 50 probes within a second, want 1", calls.Load())
 }

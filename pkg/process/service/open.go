@@ -110,9 +110,11 @@ const checkTimeout = 2 * time.Second
 
 // PublicHealth mounts /healthz and /readyz on a public mux: ready or not, with no detail, for a
 // load balancer. What is not ready, and the metrics, are on the internal listener (Internal).
+// Anyone may ask, so the answer is shared for a second: a flood of probes costs NATS and Redis
+// one check a second, and the log one line per failing check.
 func (c *Conns) PublicHealth(mux *http.ServeMux, log *slog.Logger, checks Checks) {
 	mux.HandleFunc("GET /healthz", healthz)
-	mux.HandleFunc("GET /readyz", readyz(log, checks, false))
+	mux.HandleFunc("GET /readyz", readyz(shared(log, checks), false))
 }
 
 // Internal listens on addr and returns the component that serves there, until ctx ends, what
@@ -146,16 +148,16 @@ func (c *Conns) Internal(addr string, log *slog.Logger, checks Checks) (Componen
 // to the log, not to whoever asks.
 func (c *Conns) Health(mux *http.ServeMux, log *slog.Logger, checks Checks) {
 	mux.HandleFunc("GET /healthz", healthz)
-	mux.HandleFunc("GET /readyz", readyz(log, checks, true))
+	mux.HandleFunc("GET /readyz", readyz(func(ctx context.Context) []string { return run(ctx, log, checks) }, true))
 	mux.Handle("GET /metrics", c.Telemetry.Metrics)
 }
 
 func healthz(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }
 
-// readyz answers 200 when every check passes, else 503, naming the failing checks when detail.
-func readyz(log *slog.Logger, checks Checks, detail bool) http.HandlerFunc {
+// readyz answers 200 when no check fails, else 503, naming the failing checks when detail.
+func readyz(failing func(context.Context) []string, detail bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		failed := run(r.Context(), log, checks)
+		failed := failing(r.Context())
 		if len(failed) == 0 {
 			_, _ = w.Write([]byte("ready\n"))
 			return
@@ -164,7 +166,25 @@ func readyz(log *slog.Logger, checks Checks, detail bool) http.HandlerFunc {
 		if detail {
 			msg += ": " + strings.Join(failed, ", ")
 		}
-		apierror.WriteJSON(w, http.StatusServiceUnavailable, apierror.Body{Error: apierror.Detail{Code: consult.Unavailable, Message: msg}})
+		apierror.WriteJSON(w, apierror.StatusCode(consult.Unavailable), apierror.Body{Error: apierror.Detail{Code: consult.Unavailable, Message: msg}})
+	}
+}
+
+// shared returns the failing checks, running them at most once a second: callers within that
+// second (or while a run is under way) get its answer.
+func shared(log *slog.Logger, checks Checks) func(context.Context) []string {
+	var mu sync.Mutex
+	var at time.Time
+	var last []string
+	return func(ctx context.Context) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(at) < time.Second {
+			return last
+		}
+		// Detached from the asker: a probe that gives up does not make the answer a failure.
+		last, at = run(context.WithoutCancel(ctx), log, checks), time.Now()
+		return last
 	}
 }
 

@@ -54,7 +54,7 @@ type Config struct {
 	Hosts hosts.List
 	// Now is the clock (time.Now when nil), for tests of what depends on time.
 	Now func() time.Time
-	// UploadIdle is how long an upload may send nothing before it is cut off (20 s when 0).
+	// UploadIdle is how long an upload may send nothing before it is cut off (a minute when 0).
 	UploadIdle time.Duration
 	// ServerName is the address the API is served on (host:port), recorded in telemetry in place
 	// of whatever Host a client sent.

@@ -13,8 +13,9 @@ const (
 	uploadsInFlight        = 16
 	uploadsInFlightPerUser = 2
 	// uploadIdle is how long an upload may send nothing before it is cut off: a client that
-	// declares 10 MiB and then stalls holds a slot for this long, not for uploadWithin.
-	uploadIdle = 20 * time.Second
+	// declares 10 MiB and then stalls holds a slot for this long, not for uploadWithin. It is
+	// generous because a clinic's mobile link can stall that long and recover.
+	uploadIdle = time.Minute
 )
 
 // uploadSlots counts the uploads in progress, overall and per user.
