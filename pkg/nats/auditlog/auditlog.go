@@ -1,5 +1,6 @@
 // Package auditlog records who read or did what to which consult in the AUDIT stream, which
-// denies deletes. Records carry ids only, never clinical text.
+// denies deleting and purging its records; a stream declared before it denied purges is brought
+// up to date when the audit log is opened. Records carry ids only, never clinical text.
 package auditlog
 
 import (
@@ -33,6 +34,7 @@ func Open(ctx context.Context, b *bus.Bus) (*Log, error) {
 		Subjects:    []string{subjects + ">"},
 		Storage:     jetstream.FileStorage,
 		DenyDelete:  true,
+		DenyPurge:   true,
 	}); err != nil {
 		return nil, err
 	}

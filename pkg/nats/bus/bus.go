@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -24,12 +26,15 @@ type Bus struct {
 	log      *slog.Logger
 }
 
-// Connect dials NATS at url and keeps reconnecting for as long as the process lives.
-func Connect(url, name string, log *slog.Logger) (*nats.Conn, error) {
-	nc, err := nats.Connect(url,
+// Connect dials NATS at url and keeps reconnecting for as long as the process lives. opts add
+// to the connection's settings: credentials and TLS (pkg/process/service), a private inbox.
+// Errors the server reports without closing the connection, such as a subject the connection's
+// user may not use, are logged.
+func Connect(url, name string, log *slog.Logger, opts ...nats.Option) (*nats.Conn, error) {
+	opts = append([]nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond),
+		nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(false),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
@@ -37,7 +42,15 @@ func Connect(url, name string, log *slog.Logger) (*nats.Conn, error) {
 			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }),
-	)
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if sub != nil {
+				log.Warn("nats error", "subject", sub.Subject, "err", err)
+				return
+			}
+			log.Warn("nats error", "err", err)
+		}),
+	}, opts...)
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect nats: %w", err)
 	}
@@ -96,7 +109,11 @@ func (b *Bus) Connected() error {
 
 // Stream creates the stream cfg, or brings an existing one up to date while keeping its
 // replicas: an instance started with other settings never scales the system of record down
-// (changing the replication is an operator's step, with the nats CLI).
+// (changing the replication is an operator's step, with the nats CLI). A stream that already has
+// the configuration cfg asks for is left alone, so that a service whose NATS user may read a
+// stream but not change it (deploy/nats/authorization.conf) starts without asking to. When such
+// a service finds the stream with another configuration, its update goes unanswered; it logs
+// that and goes on with the stream as it is, which the stream's owner brings up to date.
 func (b *Bus) Stream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	if cfg.Replicas == 0 {
 		cfg.Replicas = b.replicas
@@ -104,11 +121,21 @@ func (b *Bus) Stream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream
 	s, err := b.js.Stream(ctx, cfg.Name)
 	switch {
 	case err == nil:
-		if have := s.CachedInfo().Config.Replicas; have != cfg.Replicas {
-			b.log.Warn("stream keeps its replicas", "stream", cfg.Name, "replicas", have, "requested", cfg.Replicas)
-			cfg.Replicas = have
+		have := s.CachedInfo().Config
+		if have.Replicas != cfg.Replicas {
+			b.log.Warn("stream keeps its replicas", "stream", cfg.Name, "replicas", have.Replicas, "requested", cfg.Replicas)
+			cfg.Replicas = have.Replicas
 		}
-		s, err = b.js.UpdateStream(ctx, cfg)
+		if upToDate(have, cfg) {
+			return s, nil
+		}
+		updated, err := b.js.UpdateStream(ctx, cfg)
+		if err != nil && unanswered(ctx, err) {
+			b.log.Warn("stream keeps its configuration: the update was not answered, as when this service may not change it",
+				"stream", cfg.Name, "err", err)
+			return s, nil
+		}
+		s = updated
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 		s, err = b.js.CreateStream(ctx, cfg)
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // another instance was first
@@ -119,6 +146,73 @@ func (b *Bus) Stream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream
 		return nil, fmt.Errorf("declare stream %s: %w", cfg.Name, err)
 	}
 	return s, nil
+}
+
+// upToDate reports whether a stream with configuration have already is what want declares:
+// the fields want leaves at zero are compared with the values the server gives them (no limit,
+// the default duplicate window), and the server's own metadata is ignored.
+func upToDate(have, want jetstream.StreamConfig) bool {
+	return reflect.DeepEqual(withDefaults(have), withDefaults(want))
+}
+
+// withDefaults returns c with the zero values the server replaces filled in as it fills them,
+// and what the server alone sets (its metadata, the first sequence) left out.
+func withDefaults(c jetstream.StreamConfig) jetstream.StreamConfig {
+	for _, v := range []*int64{&c.MaxMsgs, &c.MaxBytes, &c.MaxMsgsPerSubject} {
+		if *v == 0 {
+			*v = -1
+		}
+	}
+	if c.MaxConsumers == 0 {
+		c.MaxConsumers = -1
+	}
+	if c.MaxMsgSize == 0 {
+		c.MaxMsgSize = -1
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.Duplicates == 0 && c.Mirror == nil {
+		c.Duplicates = defaultDuplicates
+		if c.MaxAge != 0 && c.MaxAge < defaultDuplicates {
+			c.Duplicates = c.MaxAge
+		}
+	}
+	// Delete markers and message schedules need roll-ups, which the server turns on for them.
+	if c.SubjectDeleteMarkerTTL > 0 {
+		c.AllowMsgTTL = true
+	}
+	if (c.SubjectDeleteMarkerTTL > 0 || c.AllowMsgSchedules) && !c.AllowRollup {
+		c.AllowRollup, c.DenyPurge = true, false
+	}
+	meta := map[string]string{}
+	for k, v := range c.Metadata {
+		if !strings.HasPrefix(k, "_nats.") {
+			meta[k] = v
+		}
+	}
+	c.Metadata = nil
+	if len(meta) > 0 {
+		c.Metadata = meta
+	}
+	c.FirstSeq = 0
+	if len(c.Subjects) == 0 {
+		c.Subjects = nil
+	}
+	return c
+}
+
+// defaultDuplicates is the duplicate window the server gives a stream that sets none.
+const defaultDuplicates = 2 * time.Minute
+
+// unanswered reports whether err means the server gave no answer while ctx still had time: what
+// a request looks like when the connection's user may not send it.
+func unanswered(ctx context.Context, err error) bool {
+	var api *jetstream.APIError
+	if errors.As(err, &api) || ctx.Err() != nil {
+		return false
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)
 }
 
 // KeyValue returns the bucket cfg, creating it when it does not exist. An existing bucket keeps
