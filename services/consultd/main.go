@@ -62,6 +62,10 @@ type Config struct {
 	Mail           fallback.Config
 	SLA            config.SLA
 	Sessions       config.Sessions
+	// NATS and Redis log in to an external NATS_URL and REDIS_URL (NATS_USER, NATS_*_FILE,
+	// REDIS_USERNAME, REDIS_*_FILE; pkg/process/config).
+	NATS  config.NATSClient
+	Redis config.RedisClient
 }
 
 // Validate reports what makes the configuration unusable.
@@ -83,6 +87,12 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("--data must name a directory"))
 	}
 	errs = append(errs, config.CheckReplicas(c.Replicas))
+	if c.NATSURL == "" && (c.NATS.Authenticated() || c.NATS.TLS != nil) {
+		errs = append(errs, errors.New("NATS_USER, NATS_CREDS_FILE and the NATS_*_FILE settings apply to an external NATS_URL; the embedded server takes none"))
+	}
+	if c.RedisURL == "" && (c.Redis.Username != "" || c.Redis.Password != "" || c.Redis.TLS != nil) {
+		errs = append(errs, errors.New("REDIS_USERNAME and the REDIS_*_FILE settings apply to an external REDIS_URL; the in-process Redis takes none"))
+	}
 	if c.NATSURL == "" && c.Replicas != 1 {
 		errs = append(errs, fmt.Errorf("STREAM_REPLICAS=%d: the embedded NATS server is a single server, want 1", c.Replicas))
 	}
@@ -108,6 +118,8 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	env := config.New(getenv)
 	c.RedisURL = env.String("REDIS_URL", "")
 	c.NATSURL = env.String("NATS_URL", "")
+	c.NATS = env.NATSClient()
+	c.Redis = env.RedisClient(c.RedisURL)
 	c.RosterFile = env.String("ROSTER_FILE", "")
 	c.AllowedOrigins = env.List("ALLOWED_ORIGINS")
 	c.AllowedHosts = env.List("ALLOWED_HOSTS")
@@ -140,7 +152,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			stopEmbedded[i]()
 		}
 	}()
-	scfg := service.Config{ServiceName: "consultd", OTLPEndpoint: cfg.OTLPEndpoint, NATSURL: cfg.NATSURL, RedisURL: cfg.RedisURL, Replicas: cfg.Replicas}
+	scfg := service.Config{ServiceName: "consultd", OTLPEndpoint: cfg.OTLPEndpoint, NATSURL: cfg.NATSURL, NATS: cfg.NATS, RedisURL: cfg.RedisURL,
+		Redis: cfg.Redis, Replicas: cfg.Replicas}
 	if cfg.NATSURL == "" {
 		ns, err := embedded.StartNATS(filepath.Join(cfg.DataDir, "jetstream"), "", 0)
 		if err != nil {

@@ -104,6 +104,9 @@ func TestSharedSettingsAreValidated(t *testing.T) {
 		{"replicas on the embedded server", map[string]string{"STREAM_REPLICAS": "3"}, "the embedded NATS server is a single server"},
 		{"replicas on a cluster", map[string]string{"STREAM_REPLICAS": "3", "NATS_URL": "nats://127.0.0.1:4222"}, ""},
 		{"defaults", map[string]string{}, ""},
+		{"nats credentials for the embedded server", map[string]string{"NATS_CREDS_FILE": "main.go"}, "apply to an external NATS_URL"},
+		{"redis password for the in-process server", map[string]string{"REDIS_PASSWORD_FILE": "main.go"}, "apply to an external REDIS_URL"},
+		{"nats credentials for an external server", map[string]string{"NATS_CREDS_FILE": "main.go", "NATS_URL": "nats://127.0.0.1:4222"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var usage bytes.Buffer

@@ -19,6 +19,11 @@ type Service struct {
 	AllowedHosts []string
 	// NATSURL and RedisURL locate the infrastructure (NATS_URL, REDIS_URL); both are required.
 	NATSURL, RedisURL string
+	// NATS and Redis are the credentials and TLS settings of those connections (NATS_USER,
+	// NATS_PASSWORD_FILE, NATS_CREDS_FILE, NATS_CA_FILE, NATS_CERT_FILE, NATS_KEY_FILE;
+	// REDIS_USERNAME, REDIS_PASSWORD_FILE, REDIS_CA_FILE, REDIS_CERT_FILE, REDIS_KEY_FILE).
+	NATS  NATSClient
+	Redis RedisClient
 	// Replicas is the replication of streams and buckets (STREAM_REPLICAS): 3 on a cluster.
 	Replicas int
 	// OTLPEndpoint receives traces when set (OTEL_EXPORTER_OTLP_ENDPOINT).
@@ -29,15 +34,18 @@ type Service struct {
 
 // Service reads the shared settings; defaultAddr is the service's own default ADDR.
 func (e *Env) Service(defaultAddr string) Service {
-	return Service{
+	s := Service{
 		Addr:         e.String("ADDR", defaultAddr),
 		AllowedHosts: e.List("ALLOWED_HOSTS"),
 		NATSURL:      e.String("NATS_URL", ""),
 		RedisURL:     e.String("REDIS_URL", ""),
+		NATS:         e.NATSClient(),
 		Replicas:     e.Int("STREAM_REPLICAS", 1),
 		OTLPEndpoint: e.String("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
 		LogLevel:     e.Level("LOG_LEVEL"),
 	}
+	s.Redis = e.RedisClient(s.RedisURL)
+	return s
 }
 
 // Validate reports what makes the shared settings unusable.
@@ -169,19 +177,27 @@ type Mail struct {
 	SMTPAddr string
 	// From is the sender address (SMTP_FROM).
 	From string
-	// Username and Password authenticate to the relay when set (SMTP_USERNAME, SMTP_PASSWORD;
-	// PLAIN, over TLS or to localhost).
+	// Username and Password authenticate to the relay when set (SMTP_USERNAME, SMTP_PASSWORD or
+	// the content of the file SMTP_PASSWORD_FILE names; PLAIN, over TLS or to localhost).
 	Username, Password string
 	// PublicURL is the origin clinicians open, for the link (PUBLIC_URL, for example
 	// https://consult.example.org).
 	PublicURL string
 }
 
-// Mail reads the email fallback's settings.
+// Mail reads the email fallback's settings. The relay's password may come from a file
+// (SMTP_PASSWORD_FILE, a mounted Secret) instead of SMTP_PASSWORD.
 func (e *Env) Mail() Mail {
-	return Mail{
+	m := Mail{
 		SMTPAddr: e.String("SMTP_ADDR", ""), From: e.String("SMTP_FROM", "consult-broker@localhost"),
 		Username: e.String("SMTP_USERNAME", ""), Password: e.String("SMTP_PASSWORD", ""),
 		PublicURL: e.String("PUBLIC_URL", ""),
 	}
+	if e.String("SMTP_PASSWORD_FILE", "") != "" {
+		if m.Password != "" {
+			e.errs = append(e.errs, errors.New("SMTP_PASSWORD and SMTP_PASSWORD_FILE: set one of them, not both"))
+		}
+		m.Password = e.secretFile("SMTP_PASSWORD_FILE")
+	}
+	return m
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/regionalconsult/broker/pkg/consult"
@@ -29,15 +30,20 @@ type Config struct {
 	// NATSURL is dialled unless Dial is set.
 	NATSURL string
 	// Dial, when set, opens the NATS connection instead (an embedded server's in-process one).
-	Dial     func() (*nats.Conn, error)
+	Dial func() (*nats.Conn, error)
+	// NATS is how the dialled connection logs in and checks the server (unused with Dial).
+	NATS     config.NATSClient
 	RedisURL string
+	// Redis is how the Redis connection logs in and checks the server.
+	Redis config.RedisClient
 	// Replicas is the stream replication factor: 1 on a single server, 3 or 5 on a cluster.
 	Replicas int
 }
 
 // ConfigFor returns the configuration of service name from its shared settings.
 func ConfigFor(name string, s config.Service) Config {
-	return Config{ServiceName: name, OTLPEndpoint: s.OTLPEndpoint, NATSURL: s.NATSURL, RedisURL: s.RedisURL, Replicas: s.Replicas}
+	return Config{ServiceName: name, OTLPEndpoint: s.OTLPEndpoint, NATSURL: s.NATSURL, NATS: s.NATS, RedisURL: s.RedisURL,
+		Redis: s.Redis, Replicas: s.Replicas}
 }
 
 // Conns is what every service connects to: telemetry, Redis and NATS. The stores a service
@@ -64,14 +70,14 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Conns, err erro
 		return nil, err
 	}
 	c.closers = append(c.closers, func() { within(5*time.Second, c.Telemetry.Shutdown) })
-	if c.Redis, err = readmodel.Dial(cfg.RedisURL); err != nil {
+	if c.Redis, err = dialRedis(cfg.RedisURL, cfg.Redis); err != nil {
 		return nil, err
 	}
 	c.closers = append(c.closers, func() { _ = c.Redis.Close() })
 	if cfg.Dial != nil {
 		c.NATS, err = cfg.Dial()
 	} else {
-		c.NATS, err = bus.Connect(cfg.NATSURL, cfg.ServiceName, log)
+		c.NATS, err = bus.Connect(cfg.NATSURL, cfg.ServiceName, log, natsOptions(cfg.ServiceName, cfg.NATS)...)
 	}
 	if err != nil {
 		return nil, err
@@ -83,6 +89,58 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (_ *Conns, err erro
 	})
 	if c.Bus, err = bus.New(c.NATS, cfg.Replicas, log); err != nil {
 		return nil, err
+	}
+	return c, nil
+}
+
+// natsOptions are the connection settings of auth: a user and password or a credentials file,
+// TLS, and, for a user the server gives permissions to, replies on an inbox of the service's own
+// (_INBOX.<name>.>), so that no other service's user may read them.
+func natsOptions(name string, auth config.NATSClient) []nats.Option {
+	var opts []nats.Option
+	switch {
+	case auth.User != "":
+		opts = append(opts, nats.UserInfo(auth.User, auth.Password))
+	case auth.CredsFile != "":
+		opts = append(opts, nats.UserCredentials(auth.CredsFile))
+	}
+	if auth.TLS != nil {
+		opts = append(opts, nats.Secure(auth.TLS.Clone()))
+	}
+	if auth.Authenticated() {
+		opts = append(opts, nats.CustomInboxPrefix("_INBOX."+name))
+	}
+	return opts
+}
+
+// dialRedis returns the client of url. Without credentials or TLS files it is readmodel.Dial's;
+// with them, the same client (two retries, traced without command values) logs in as
+// auth.Username and checks the server's certificate against auth.TLS's authorities.
+func dialRedis(url string, auth config.RedisClient) (*redis.Client, error) {
+	if auth.Username == "" && auth.Password == "" && auth.TLS == nil {
+		return readmodel.Dial(url)
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis url: %w", err)
+	}
+	if auth.Username != "" {
+		opt.Username = auth.Username
+	}
+	if auth.Password != "" {
+		opt.Password = auth.Password
+	}
+	if auth.TLS != nil {
+		t := auth.TLS.Clone()
+		if host, _, err := net.SplitHostPort(opt.Addr); err == nil && t.ServerName == "" {
+			t.ServerName = host
+		}
+		opt.TLSConfig = t
+	}
+	opt.MaxRetries = 2
+	c := redis.NewClient(opt)
+	if err := redisotel.InstrumentTracing(c, redisotel.WithDBStatement(false)); err != nil {
+		return nil, fmt.Errorf("redis tracing: %w", err)
 	}
 	return c, nil
 }
