@@ -14,6 +14,7 @@ import rtl from './tests/rtl.mjs';
 import xss from './tests/xss.mjs';
 import screens from './tests/screens.mjs';
 import logout from './tests/logout.mjs';
+import sessions from './tests/sessions.mjs';
 
 const TOTAL_MS = 300000;
 const watchdog = setTimeout(() => { console.error(`FAIL: the browser tests did not finish within ${TOTAL_MS / 1000} s`); process.exit(1); }, TOTAL_MS);
@@ -24,7 +25,7 @@ async function main() {
   const browser = await launch();
   const shared = { browser, people: [] };
   try {
-    for (const [name, test] of Object.entries({ flow, offline, rtl, xss, screens, logout })) {
+    for (const [name, test] of Object.entries({ flow, offline, rtl, xss, screens, logout, sessions })) {
       if (only.length && !only.includes(name)) continue;
       log(`== ${name}`);
       try {

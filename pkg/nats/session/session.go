@@ -64,7 +64,7 @@ type Users interface {
 	Roster() *roster.Roster
 }
 
-// Store creates, checks and revokes sessions.
+// Store creates, checks, lists and revokes sessions.
 type Store struct {
 	kv     jetstream.KeyValue
 	users  Users
@@ -75,11 +75,18 @@ type Store struct {
 // Limits bound a session: Lifetime from sign-in whatever happens (DefaultTTL when 0), and Idle
 // without a request from its user (none when 0) for the roles in IdleRoles, so that a clinic
 // computer left signed in does not stay open to the next person. Roles not listed (a specialist
-// on call, whose open app waits for offers at night) are not ended for being idle.
+// on call, whose open app waits for offers at night) are not ended for being idle. PerUser
+// bounds the live sessions of one user (DefaultPerUser when 0): a sign-in beyond it ends the
+// oldest.
 type Limits struct {
 	Lifetime, Idle time.Duration
 	IdleRoles      []string
+	PerUser        int
 }
+
+// DefaultPerUser is how many live sessions one user may have unless the deployment says
+// otherwise: a phone, a clinic computer and a few browsers, with room to spare.
+const DefaultPerUser = 20
 
 // DefaultIdle is how long a session may go without a request unless the deployment says
 // otherwise.
@@ -97,6 +104,11 @@ const Bucket = "sessions"
 // DefaultTTL is how long a login session lives unless the deployment says otherwise.
 const DefaultTTL = 12 * time.Hour
 
+// maxBucketBytes bounds the whole bucket (set when it is created): a few hundred bytes per
+// session and its index entry, so some hundred thousand sessions. A sign-in beyond it fails
+// instead of filling the NATS server's disk.
+const maxBucketBytes = 128 << 20
+
 // Open declares the session bucket on b and returns its Store, enforcing limits. The bucket's
 // TTL, the lifetime (set when the bucket is created), only removes entries nobody uses; the
 // limits are checked on every lookup, whatever TTL an existing bucket has.
@@ -104,16 +116,36 @@ func Open(ctx context.Context, b *bus.Bus, users Users, limits Limits) (*Store, 
 	if limits.Lifetime <= 0 {
 		limits.Lifetime = DefaultTTL
 	}
+	if limits.PerUser <= 0 {
+		limits.PerUser = DefaultPerUser
+	}
 	kv, err := b.KeyValue(ctx, jetstream.KeyValueConfig{Bucket: Bucket, Description: "login sessions", TTL: limits.Lifetime,
-		Storage: jetstream.FileStorage})
+		Storage: jetstream.FileStorage, MaxBytes: maxBucketBytes, MaxValueSize: 1024})
 	if err != nil {
 		return nil, fmt.Errorf("open sessions: %w", err)
 	}
 	return &Store{kv: kv, users: users, limits: limits, now: time.Now}, nil
 }
 
-// Login checks the password and, when it matches, starts a session and returns its token.
+// Login checks the password and, when it matches, starts a session and returns its token. It is
+// Start without a description of the client.
 func (s *Store) Login(ctx context.Context, username, password string) (string, roster.User, error) {
+	st, err := s.Start(ctx, username, password, Client{})
+	return st.Token, st.User, err
+}
+
+// Started is a session just begun: its token, its user, and the ids of the user's oldest
+// sessions it ended to stay within Limits.PerUser.
+type Started struct {
+	Token string
+	User  roster.User
+	Ended []string
+}
+
+// Start checks the password and, when it matches, starts a session from client (described for
+// the user's list of sessions) and returns it. When the user already has Limits.PerUser live
+// sessions, the oldest are ended, on every instance, to make room.
+func (s *Store) Start(ctx context.Context, username, password string, client Client) (Started, error) {
 	r := s.users.Roster()
 	u, ok := r.ByUsername(username)
 	var hash []byte
@@ -123,18 +155,28 @@ func (s *Store) Login(ctx context.Context, username, password string) (string, r
 		hash = dummyHash(storedCost(r))
 	}
 	if err := bcrypt.CompareHashAndPassword(hash, []byte(password)); err != nil || !ok || u.Disabled {
-		return "", roster.User{}, ErrBadCredentials
+		return Started{}, ErrBadCredentials
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
-		return "", roster.User{}, fmt.Errorf("session token: %w", err)
+		return Started{}, fmt.Errorf("session token: %w", err)
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw)
-	now := s.now()
-	if _, err := s.kv.Create(ctx, key(token), record{user: u.ID, created: now, active: now}.encode()); err != nil {
-		return "", roster.User{}, fmt.Errorf("store session: %w", err)
+	ended, err := s.makeRoom(ctx, u.ID)
+	if err != nil {
+		return Started{}, err
 	}
-	return token, u.Public(), nil
+	now := s.now()
+	k := key(token)
+	// The index entry first: a session that exists is always listed, and an index entry whose
+	// session is missing is skipped (and removed) when listed.
+	if _, err := s.kv.Create(ctx, indexKey(u.ID, ID(token)), indexEntry{Key: k, Created: now, Client: client.bounded()}.encode()); err != nil {
+		return Started{}, fmt.Errorf("store session index: %w", err)
+	}
+	if _, err := s.kv.Create(ctx, k, record{user: u.ID, created: now, active: now}.encode()); err != nil {
+		return Started{}, fmt.Errorf("store session: %w", err)
+	}
+	return Started{Token: token, User: u.Public(), Ended: ended}, nil
 }
 
 // Lookup returns the user whose live session token is. A session past its lifetime or idle
@@ -169,9 +211,8 @@ func (s *Store) lookup(ctx context.Context, token string, use bool) (roster.User
 		return roster.User{}, record{}, ErrNoSession
 	}
 	now := s.now()
-	idle := s.limits.Idle > 0 && slices.Contains(s.limits.IdleRoles, u.Role) && now.Sub(rec.active) > s.limits.Idle
-	if now.Sub(rec.created) > s.limits.Lifetime || idle {
-		if err := s.Revoke(ctx, token); err != nil {
+	if s.over(rec, u, now) {
+		if err := s.revokeKey(ctx, key(token), rec.user); err != nil {
 			return roster.User{}, record{}, err
 		}
 		return roster.User{}, record{}, ErrNoSession
@@ -184,6 +225,12 @@ func (s *Store) lookup(ctx context.Context, token string, use bool) (roster.User
 		}
 	}
 	return u.Public(), rec, nil
+}
+
+// over reports whether the session rec of u is past its lifetime or idle too long at now.
+func (s *Store) over(rec record, u roster.User, now time.Time) bool {
+	idle := s.limits.Idle > 0 && slices.Contains(s.limits.IdleRoles, u.Role) && now.Sub(rec.active) > s.limits.Idle
+	return now.Sub(rec.created) > s.limits.Lifetime || idle
 }
 
 // record is what the bucket keeps of a session: whose it is, when it began and when its user
@@ -219,14 +266,32 @@ func isWrongRevision(err error) bool {
 
 // Revoke ends the session, on every instance.
 func (s *Store) Revoke(ctx context.Context, token string) error {
-	if err := s.kv.Purge(ctx, key(token)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+	user := ""
+	if entry, err := s.kv.Get(ctx, key(token)); err == nil {
+		user = decodeRecord(entry.Value(), entry.Created()).user
+	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	return s.revokeKey(ctx, key(token), user)
+}
+
+// revokeKey ends the session stored under k, of user (when known, its entry in the user's index
+// goes too). The session itself goes first: that is what every instance acts on.
+func (s *Store) revokeKey(ctx context.Context, k, user string) error {
+	if err := s.kv.Purge(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	if user == "" {
+		return nil // an index entry left behind is removed when the list finds its session gone
+	}
+	if err := s.kv.Purge(ctx, indexKey(user, idOfKey(k))); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("revoke session: %w", err)
 	}
 	return nil
 }
 
 // WatchRevoked calls revoked with the Key of every session revoked on any instance, as it
-// happens, until ctx ends.
+// happens, until ctx ends. Changes to the users' indexes of sessions are not reported.
 func (s *Store) WatchRevoked(ctx context.Context, revoked func(key string)) error {
 	w, err := s.kv.WatchAll(ctx, jetstream.UpdatesOnly(), jetstream.MetaOnly())
 	if err != nil {
@@ -244,7 +309,7 @@ func (s *Store) WatchRevoked(ctx context.Context, revoked func(key string)) erro
 				}
 				return errors.New("watch sessions: the watch ended")
 			}
-			if e != nil && (e.Operation() == jetstream.KeyValueDelete || e.Operation() == jetstream.KeyValuePurge) {
+			if e != nil && !isIndexKey(e.Key()) && (e.Operation() == jetstream.KeyValueDelete || e.Operation() == jetstream.KeyValuePurge) {
 				revoked(e.Key())
 			}
 		}

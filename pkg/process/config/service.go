@@ -123,15 +123,21 @@ const MaxSLA = 13 * 24 * time.Hour
 // Sessions bound a login session: Lifetime from sign-in (SESSION_TTL, default 12 hours) and Idle
 // without a request (SESSION_IDLE, default 30 minutes; 0 for none) for the roles in IdleRoles
 // (SESSION_IDLE_ROLES, default referrer: the clinics' shared computers; a specialist on call
-// keeps the app open for offers).
+// keeps the app open for offers). PerUser bounds one user's live sessions (SESSIONS_PER_USER,
+// default 20): a sign-in beyond it ends the user's oldest session.
 type Sessions struct {
 	Lifetime, Idle time.Duration
 	IdleRoles      []string
+	PerUser        int
 }
 
 // Sessions reads the session limits.
 func (e *Env) Sessions() Sessions {
-	s := Sessions{Lifetime: e.Duration("SESSION_TTL", 12*time.Hour), Idle: 30 * time.Minute, IdleRoles: e.List("SESSION_IDLE_ROLES")}
+	s := Sessions{Lifetime: e.Duration("SESSION_TTL", 12*time.Hour), Idle: 30 * time.Minute, IdleRoles: e.List("SESSION_IDLE_ROLES"),
+		PerUser: e.Int("SESSIONS_PER_USER", 20)}
+	if s.PerUser < 1 || s.PerUser > 1000 {
+		e.errs = append(e.errs, fmt.Errorf("SESSIONS_PER_USER=%d: want from 1 to 1000", s.PerUser))
+	}
 	if len(s.IdleRoles) == 0 {
 		s.IdleRoles = []string{"referrer"}
 	}

@@ -60,7 +60,7 @@ async function untranslated(page, lang) {
   }, lang);
 }
 
-async function shoot(p, name, lang) {
+export async function shoot(p, name, lang) {
   const file = path.join(OUT, `${name}.png`);
   await p.page.waitForTimeout(300); // let the last live update paint
   await p.page.screenshot({ path: file, fullPage: true });

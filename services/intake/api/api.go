@@ -105,6 +105,9 @@ func (s *Server) routes() []route {
 		{"DELETE /api/v1/session", s.logout},
 		{"GET /api/v1/me/profile", s.authed(s.getProfile)},
 		{"PUT /api/v1/me/profile", s.authed(s.putProfile)},
+		{"GET /api/v1/me/sessions", s.authed(s.listSessions)},
+		{"DELETE /api/v1/me/sessions", s.authed(s.endOtherSessions)},
+		{"DELETE /api/v1/me/sessions/{id}", s.authed(s.endSession)},
 
 		{"POST /api/v1/consults", s.authed(s.createConsult)},
 		{"POST /api/v1/attachments", s.authed(s.uploadAttachment)},

@@ -100,7 +100,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	token, u, err := s.sessions.Login(r.Context(), req.Username, req.Password)
+	started, err := s.sessions.Start(r.Context(), req.Username, req.Password, session.DescribeClient(r.UserAgent(), s.clientAddr(r)))
 	if errors.Is(err, session.ErrBadCredentials) {
 		apierror.Write(w, s.log, consult.Errorf(consult.Unauthenticated, "wrong username or password"))
 		return
@@ -109,7 +109,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, s.log, apierror.Unavailable(err))
 		return
 	}
+	token, u := started.Token, started.User
 	ctx := context.WithoutCancel(r.Context())
+	for _, id := range started.Ended {
+		s.audit.Detail(ctx, u.ID, "session.end", map[string]string{"session_id": id, "outcome": "over_limit"})
+	}
 	if ferr := errors.Join(s.limiter.Clear(ctx, pair), s.limiter.Forgive(ctx, address, account)); ferr != nil {
 		s.log.Warn("login attempt not taken back", "err", ferr)
 	}
@@ -161,8 +165,6 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	secure := s.cfg.SecureCookies || r.TLS != nil
-	http.SetCookie(w, &http.Cookie{Name: session.Cookie(secure), Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: secure})
+	s.clearCookie(w, r)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -9,6 +9,7 @@ import { inboxView, liveOffers } from './js/specialist.js';
 import { syncButton } from './js/alerts.js';
 import { queueView, boardView, figuresView, alarms } from './js/coordinator.js';
 import { detailView } from './js/detail.js';
+import { sessionsView } from './js/sessions.js';
 
 const app = document.getElementById('app');
 const topbar = document.getElementById('topbar');
@@ -37,6 +38,7 @@ const ROUTES = [
   [/^\/queue$/, queueView, 'coordinator'],
   [/^\/oncall$/, boardView, 'coordinator'],
   [/^\/figures$/, figuresView, 'coordinator'],
+  [/^\/sessions$/, sessionsView],
 ];
 
 // route shows the screen of the address. From the history (popstate), an address that
@@ -126,6 +128,7 @@ function renderHeader() {
           S.nav[k], counts ? h('span', { class: 'count', 'data-count': '', hidden: true }) : null))),
         connEl, avail, alertEl, lang,
         h('span', { id: 'whoami', class: 'whoami' }, h('strong', { text: me.name }), ' · ', S.roles[me.role] || me.role),
+        h('a', { href: '/sessions', id: 'nav-sessions', class: 'devices', 'aria-current': location.pathname === '/sessions' ? 'page' : null, text: S.sessions.nav }),
         h('button', { id: 'logout', type: 'button', class: 'link', text: S.logout, onclick: logout }),
       ].filter(Boolean) : [h('span', { class: 'push' }), lang]));
     if (hadFocus) document.getElementById(hadFocus)?.focus();

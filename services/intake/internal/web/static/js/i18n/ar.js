@@ -38,6 +38,14 @@ export default {
   "sex": { "female": "أنثى", "male": "ذكر", "other": "آخر", "unknown": "غير معروف" },
   "languages": { "ar": "العربية", "en": "English", "he": "עברית" },
   "availability": { "label": "التوفّر", "available": "متاح", "busy": "مشغول", "away": "غير متاح", "saved": "التوفّر: {value}" },
+  "sessions": {
+    "nav": "الأجهزة", "title": "الأجهزة المسجَّل دخولها",
+    "intro": "الأجهزة التي سُجِّل الدخول منها إلى حسابك الآن. سجّل الخروج من أي جهاز لا تعرفه أو لم تعد تستخدمه.",
+    "thisDevice": "هذا الجهاز", "on": "{browser} على {os}", "unknownBrowser": "متصفح غير معروف", "unknownOS": "نظام غير معروف",
+    "signedIn": "تسجيل الدخول", "lastActive": "آخر نشاط", "network": "الشبكة",
+    "signOut": "تسجيل الخروج", "signOutThis": "تسجيل الخروج من {device}", "signOutOthers": "تسجيل الخروج من جميع الأجهزة الأخرى",
+    "signedOut": "تم تسجيل الخروج: {device}.", "signedOutOthers": "تم تسجيل الخروج من أجهزة أخرى: {n}.", "noOthers": "لا يوجد جهاز آخر مسجَّل الدخول."
+  },
   "v": {
     "tooShort": "النص قصير جدًا.",
     "control": "أزل الرموز الخاصة (رموز التحكم) من النص.",

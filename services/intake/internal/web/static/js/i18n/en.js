@@ -38,6 +38,14 @@ export default {
   "sex": { "female": "Female", "male": "Male", "other": "Other", "unknown": "Unknown" },
   "languages": { "ar": "العربية", "en": "English", "he": "עברית" },
   "availability": { "label": "Availability", "available": "Available", "busy": "Busy", "away": "Away", "saved": "Availability: {value}" },
+  "sessions": {
+    "nav": "Devices", "title": "Signed-in devices",
+    "intro": "Where your account is signed in now. Sign out any device you do not recognise or no longer use.",
+    "thisDevice": "This device", "on": "{browser} on {os}", "unknownBrowser": "Unknown browser", "unknownOS": "an unknown system",
+    "signedIn": "Signed in", "lastActive": "Last active", "network": "Network",
+    "signOut": "Sign out", "signOutThis": "Sign out {device}", "signOutOthers": "Sign out all other devices",
+    "signedOut": "Signed out: {device}.", "signedOutOthers": "Other devices signed out: {n}.", "noOthers": "No other device is signed in."
+  },
   "v": {
     "tooShort": "Too short.",
     "control": "Remove special (control) characters from the text.",

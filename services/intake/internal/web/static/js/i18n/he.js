@@ -38,6 +38,14 @@ export default {
   "sex": { "female": "נקבה", "male": "זכר", "other": "אחר", "unknown": "לא ידוע" },
   "languages": { "ar": "العربية", "en": "English", "he": "עברית" },
   "availability": { "label": "זמינות", "available": "זמין/ה", "busy": "עסוק/ה", "away": "לא זמין/ה", "saved": "זמינות: {value}" },
+  "sessions": {
+    "nav": "מכשירים", "title": "מכשירים מחוברים",
+    "intro": "המכשירים שמחוברים כעת לחשבון שלך. אפשר לנתק כל מכשיר שאינו מוכר או שכבר אינו בשימוש.",
+    "thisDevice": "המכשיר הזה", "on": "{browser} על {os}", "unknownBrowser": "דפדפן לא ידוע", "unknownOS": "מערכת לא ידועה",
+    "signedIn": "התחברות", "lastActive": "פעילות אחרונה", "network": "רשת",
+    "signOut": "ניתוק", "signOutThis": "ניתוק {device}", "signOutOthers": "ניתוק כל המכשירים האחרים",
+    "signedOut": "נותק: {device}.", "signedOutOthers": "מכשירים אחרים שנותקו: {n}.", "noOthers": "אין מכשיר אחר מחובר."
+  },
   "v": {
     "tooShort": "קצר מדי.",
     "control": "יש להסיר תווים מיוחדים (תווי בקרה) מהטקסט.",
