@@ -33,9 +33,11 @@ go test -race -count=1 ./...
 echo "== fuzz targets, briefly (make fuzz runs them longer)"
 FUZZTIME="${FUZZTIME:-3s}" ./scripts/fuzz.sh
 
-if command -v redis-server >/dev/null; then
-  echo "== acceptance suite against intake, routing and notify as separate processes, real nats-server and redis-server"
+if command -v redis-server >/dev/null && command -v openssl >/dev/null; then
+  echo "== acceptance suite and permissions against intake, routing and notify as separate processes, real nats-server and redis-server with the shipped users and TLS"
   go test -tags integration -count=1 ./scripts/integration/
+elif command -v redis-server >/dev/null; then
+  missing openssl "the multi-process suite, which makes the deployment's certificates with it, cannot run"
 fi
 
 if command -v docker-compose >/dev/null && python3 -c 'import yaml' 2>/dev/null; then

@@ -1,8 +1,10 @@
 //go:build integration
 
 // Package integration runs the acceptance suite against the three service binaries as separate
-// processes, with a real nats-server (built from the module version the project pins, with the
-// JetStream settings the deployments use) and a real redis-server, all on loopback ports.
+// processes, with a real nats-server (built from the module version the project pins) and a real
+// redis-server started with the shipped configurations (TLS, a user per service with its
+// permissions: deployment_test.go), all on loopback ports; and checks those permissions
+// (permissions_test.go).
 // Run it with `go test -tags integration ./scripts/integration/`; `make test` does when
 // redis-server is installed, and CI always does.
 package integration
@@ -11,11 +13,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -123,40 +125,23 @@ func TestServicesAcceptance(t *testing.T) {
 	dir := t.TempDir()
 	root := testenv.RepoRoot(t)
 
-	natsPort := testenv.FreePort(t)
-	conf := filepath.Join(dir, "nats.conf")
-	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(`
-listen: 127.0.0.1:%d
-server_name: it-nats
-jetstream {
-  store_dir: %q
-  sync_interval: always
-}
-`, natsPort, filepath.Join(dir, "js"))), 0o600))
-	spawn(t, dir, "nats-server", filepath.Join(bin, "nats-server"), []string{"-c", conf})
-	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
-	rdb, redisURL := testenv.Redis(t)
+	// The servers as the deployments run them: TLS, a user per service with the shipped
+	// permissions (deploy/nats/authorization.conf, deploy/redis/users.acl).
+	d := startDeployment(t, bin)
 
 	ports := map[string]int{"intake": testenv.FreePort(t), "routing": testenv.FreePort(t), "routing-b": testenv.FreePort(t), "notify": testenv.FreePort(t)}
-	common := []string{"NATS_URL=" + natsURL, "REDIS_URL=" + redisURL}
 	notifyURL := fmt.Sprintf("http://127.0.0.1:%d", ports["notify"])
-	require.Eventually(t, func() bool {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", natsPort), time.Second)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}, 10*time.Second, 20*time.Millisecond, "nats-server did not start")
 
 	// notify answers for intake's name too: intake forwards the browser's upgrade with its Host.
-	spawn(t, dir, "notify", filepath.Join(bin, "notify"), nil, append(common, fmt.Sprintf("ADDR=127.0.0.1:%d", ports["notify"]),
+	spawn(t, dir, "notify", filepath.Join(bin, "notify"), nil, append(d.env("notify"), fmt.Sprintf("ADDR=127.0.0.1:%d", ports["notify"]),
 		fmt.Sprintf("INTERNAL_ADDR=127.0.0.1:%d", testenv.FreePort(t)), fmt.Sprintf("ALLOWED_HOSTS=127.0.0.1:%d", ports["intake"]))...)
 	// Two routers side by side, as a deployment runs them: the stream settles every decision.
-	routingEnv := append(common, "STEP_WAIT_EMERGENT=5s", "STEP_WAIT_URGENT=1s", "STEP_WAIT_ROUTINE=1s")
+	// Clipped, so that each router's append below makes its own copy instead of sharing one.
+	routingEnv := slices.Clip(append(d.env("routing"), "STEP_WAIT_EMERGENT=5s", "STEP_WAIT_URGENT=1s", "STEP_WAIT_ROUTINE=1s"))
 	routing := spawn(t, dir, "routing", filepath.Join(bin, "routing"), nil, append(routingEnv, fmt.Sprintf("ADDR=127.0.0.1:%d", ports["routing"]))...)
 	routingB := spawn(t, dir, "routing-b", filepath.Join(bin, "routing"), nil, append(routingEnv, fmt.Sprintf("ADDR=127.0.0.1:%d", ports["routing-b"]))...)
 	base := fmt.Sprintf("http://127.0.0.1:%d", ports["intake"])
-	spawn(t, dir, "intake", filepath.Join(bin, "intake"), nil, append(common, fmt.Sprintf("ADDR=127.0.0.1:%d", ports["intake"]),
+	spawn(t, dir, "intake", filepath.Join(bin, "intake"), nil, append(d.env("intake"), fmt.Sprintf("ADDR=127.0.0.1:%d", ports["intake"]),
 		fmt.Sprintf("INTERNAL_ADDR=127.0.0.1:%d", testenv.FreePort(t)), "STREAM_UPSTREAM="+notifyURL, "ROSTER_FILE="+filepath.Join(root, "pkg/roster/demo.json"))...)
 	routingURL := fmt.Sprintf("http://127.0.0.1:%d", ports["routing"])
 	routingBURL := fmt.Sprintf("http://127.0.0.1:%d", ports["routing-b"])
@@ -167,7 +152,7 @@ jetstream {
 	acceptance.Run(t, acceptance.Target{
 		Base: base, // the stream goes through intake's forwarding to notify, as browsers use it
 		FlushRedis: func(t *testing.T) {
-			require.NoError(t, rdb.FlushAll(context.Background()).Err())
+			require.NoError(t, d.redis(t, "admin").FlushAll(context.Background()).Err())
 		},
 		RestartRouting: func(t *testing.T) {
 			// Both die, so that nothing but the stream carries the offer across the restart.
@@ -186,4 +171,6 @@ jetstream {
 			}
 		},
 	})
+	// The whole suite ran with the shipped permissions, and none of it was refused.
+	d.assertNoRefusals(t)
 }
