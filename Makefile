@@ -24,7 +24,7 @@ validate-deploy: ## docker-compose.yml, Kubernetes manifests and NATS configs
 	go build -o bin/nats-server github.com/nats-io/nats-server/v2
 	NATS_SERVER=$(CURDIR)/bin/nats-server ./scripts/validate-deploy.sh
 
-bench: ## submit→offer latency against a running broker (make run in another terminal)
+bench: ## submit→offer latency against a running broker (BUDGET_SUBMISSIONS=1000000 BUDGET_EMERGENT_SUBMISSIONS=1000000 make run in another terminal)
 	go run ./scripts/bench -base http://127.0.0.1:8080 -n 1000 -rate 200
 
 coldstart: ## consultd's cold start and idle memory

@@ -21,6 +21,12 @@ import (
 	"github.com/regionalconsult/broker/internal/testkit/apiclient"
 )
 
+// unbudgeted lifts the users' budgets in the child of the connections and fanout modes: they
+// measure the gateway with thousands of connections on a few sessions and hundreds of consults
+// from one referrer, far beyond what the budgets let one person do (mode budgets measures those).
+var unbudgeted = []string{"BUDGET_SUBMISSIONS=1000000", "BUDGET_EMERGENT_SUBMISSIONS=1000000",
+	"BUDGET_STREAM_SOCKETS=1000000", "BUDGET_STREAM_SOCKETS_PER_SESSION=1000000"}
+
 // rig is a run's consultd and what the clients need to reach it.
 type rig struct {
 	o       options
@@ -66,10 +72,10 @@ func prepare(ctx context.Context, o options, fds int, prefix string, users []str
 	}
 	runCtx, cancel := context.WithTimeout(ctx, o.timeout)
 	cleanup := func() { cancel(); cleanDir() }
-	fmt.Printf("child: %s --demo --addr 127.0.0.1:<free port> --data %s, env PATH HOME TMPDIR only (no REDIS_URL, NATS_URL: fully embedded)\n",
-		bin, filepath.Join(dir, "data"))
+	fmt.Printf("child: %s --demo --addr 127.0.0.1:<free port> --data %s, env PATH HOME TMPDIR and %s only (no REDIS_URL, NATS_URL: fully embedded)\n",
+		bin, filepath.Join(dir, "data"), strings.Join(unbudgeted, " "))
 	r.base = time.Now()
-	r.srv, err = startChild(runCtx, bin, filepath.Join(dir, "data"), filepath.Join(dir, "consultd.log"))
+	r.srv, err = startChild(runCtx, bin, filepath.Join(dir, "data"), filepath.Join(dir, "consultd.log"), unbudgeted...)
 	if err != nil {
 		cleanup()
 		return nil, nil, nil, err

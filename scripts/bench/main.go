@@ -74,7 +74,14 @@
 //
 //	go run ./scripts/bench -mode fanout -subs 1000
 //
-// -timeout (default 2m; 5m in connections, plus -hold, and 3m in fanout) caps the whole run in
+// Mode budgets starts its own consultd like them but with the default budgets of every user,
+// and floods them as one account: see budgets.go. The other modes that start consultd lift those
+// budgets, and the latency mode needs a broker started with BUDGET_SUBMISSIONS and
+// BUDGET_EMERGENT_SUBMISSIONS raised, as all its consults come from referrer1.
+//
+//	go run ./scripts/bench -mode budgets
+//
+// -timeout (default 2m; 5m in connections, plus -hold, and 3m in fanout and budgets) caps the whole run in
 // latency mode and the measurements (everything after the build) in the other modes. Every
 // mode prints the command line, the CPU count and the Go version first.
 package main
@@ -137,16 +144,21 @@ type options struct {
 	hold     time.Duration
 	lateWait time.Duration
 	keep     bool
-	set      map[string]bool // flags given on the command line
+
+	// budgets
+	submissions int
+	sockets     int
+
+	set map[string]bool // flags given on the command line
 }
 
 func main() {
 	var o options
-	flag.StringVar(&o.mode, "mode", "latency", "latency, coldstart, connections or fanout")
+	flag.StringVar(&o.mode, "mode", "latency", "latency, coldstart, connections, fanout or budgets")
 	flag.StringVar(&o.base, "base", "http://127.0.0.1:8080", "latency: the running broker's origin")
 	flag.IntVar(&o.n, "n", 1000, "latency: consults to submit")
 	flag.Float64Var(&o.rate, "rate", 200, "latency, connections, fanout: target submissions per second (default 200, 50 in connections, 20 in fanout)")
-	flag.IntVar(&o.workers, "workers", 32, "latency, connections, fanout: concurrent submitters (bounded pool)")
+	flag.IntVar(&o.workers, "workers", 32, "latency, connections, fanout, budgets: concurrent submitters (bounded pool)")
 	flag.DurationVar(&o.offerWait, "offer-wait", 10*time.Second, "latency, connections, fanout: how long after the last submit every offer (every consult.requested frame) must have arrived")
 	flag.BoolVar(&o.cleanup, "cleanup", false, "latency: afterwards, cancel the run's consults as coord1 so no offers stay open")
 	flag.IntVar(&o.runs, "runs", 5, "coldstart: starts on a fresh data dir (each followed by one on the used dir)")
@@ -155,14 +167,16 @@ func main() {
 	flag.IntVar(&o.conns, "conns", 10000, "connections: idle stream connections to hold open")
 	flag.IntVar(&o.subs, "subs", 1000, "fanout: coordinator stream connections, each measured")
 	flag.IntVar(&o.events, "events", 0, "connections, fanout: consults to submit while measuring (default 500 in connections, 200 in fanout)")
-	flag.IntVar(&o.dialConc, "dial-concurrency", 200, "connections, fanout: WebSocket handshakes in flight at once")
+	flag.IntVar(&o.dialConc, "dial-concurrency", 200, "connections, fanout, budgets: WebSocket handshakes in flight at once")
 	flag.IntVar(&o.srcIPs, "src-ips", 0, "connections, fanout: spread connections over loopback sources 127.0.0.1..127.0.0.N (0: enough for the ephemeral port range)")
 	flag.StringVar(&o.users, "users", "onc2,hem1", "connections: demo users whose sessions the idle connections use, round robin (the default receives nothing while measuring, as most clinicians' screens; coord1,referrer1,onc1,onc2,hem1 makes thousands of them receive every event)")
 	flag.DurationVar(&o.rssIdle, "rss-idle", 2*time.Second, "connections: idle time after the logins before the first RSS reading")
 	flag.DurationVar(&o.settle, "settle", 30*time.Second, "connections, fanout: wait after the last connection opened before measuring (the runtime returns the connection storm's transient memory to the system over some seconds)")
 	flag.DurationVar(&o.hold, "hold", 0, "connections: keep every connection open this much longer after the events before counting the survivors (e.g. 80s to span three server ping periods)")
 	flag.DurationVar(&o.lateWait, "late-wait", 60*time.Second, "connections, fanout: when frames are still missing at -offer-wait, wait up to this much more to tell late frames from lost ones")
-	flag.BoolVar(&o.keep, "keep", false, "connections, fanout: keep the temporary directory (binary, data dir, consultd log)")
+	flag.BoolVar(&o.keep, "keep", false, "connections, fanout, budgets: keep the temporary directory (binary, data dir, consultd log)")
+	flag.IntVar(&o.submissions, "submissions", 300, "budgets: emergent consults one referrer sends at once")
+	flag.IntVar(&o.sockets, "sockets", 2000, "budgets: stream upgrades one user tries at once (on one session, then over five)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fail("unexpected arguments: %q", flag.Args())
@@ -185,8 +199,10 @@ func main() {
 		err = runConnections(ctx, o)
 	case "fanout":
 		err = runFanout(ctx, o)
+	case "budgets":
+		err = runBudgets(ctx, o)
 	default:
-		err = fmt.Errorf("-mode %q: want latency, coldstart, connections or fanout", o.mode)
+		err = fmt.Errorf("-mode %q: want latency, coldstart, connections, fanout or budgets", o.mode)
 	}
 	if err != nil {
 		stop()

@@ -56,9 +56,9 @@ type child struct {
 
 // startChild starts `bin --demo --addr 127.0.0.1:<free port> --internal-addr 127.0.0.1:<free
 // port> --data dataDir` with the
-// explicit environment of childEnv and waits until /readyz answers 200. The child inherits
-// the bench's resource limits (see raiseNoFile).
-func startChild(ctx context.Context, bin, dataDir, logPath string) (*child, error) {
+// explicit environment of childEnv and the settings in env (KEY=value), and waits until /readyz
+// answers 200. The child inherits the bench's resource limits (see raiseNoFile).
+func startChild(ctx context.Context, bin, dataDir, logPath string, env ...string) (*child, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -74,7 +74,7 @@ func startChild(ctx context.Context, bin, dataDir, logPath string) (*child, erro
 		return nil, err
 	}
 	c.cmd = exec.Command(bin, "--demo", "--addr", c.addr, "--internal-addr", strings.TrimPrefix(c.metrics, "http://"), "--data", dataDir)
-	c.cmd.Env = childEnv()
+	c.cmd.Env = append(childEnv(), env...)
 	c.cmd.Stdout, c.cmd.Stderr = c.logf, c.logf
 	t0 := time.Now()
 	if err := c.cmd.Start(); err != nil {

@@ -62,6 +62,7 @@ type Config struct {
 	Mail           fallback.Config
 	SLA            config.SLA
 	Sessions       config.Sessions
+	Budgets        config.Budgets
 	// NATS and Redis log in to an external NATS_URL and REDIS_URL (NATS_USER, NATS_*_FILE,
 	// REDIS_USERNAME, REDIS_*_FILE; pkg/process/config).
 	NATS  config.NATSClient
@@ -131,6 +132,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	c.Mail = env.Mail()
 	c.SLA = env.SLA()
 	c.Sessions = env.Sessions()
+	c.Budgets = env.Budgets()
 	if err := env.Err(); err != nil {
 		return Config{}, err
 	}
@@ -200,7 +202,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	// The names this address answers for: its own (as bound) and the configured public ones.
 	names := hosts.New(ln.Addr().String(), cfg.AllowedHosts, append(cfg.AllowedOrigins, cfg.Mail.PublicURL)...)
-	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins, Hosts: names}, deps.Consults, deps.Sessions, tracker, log)
+	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins, Hosts: names,
+		SocketsPerUser: cfg.Budgets.SocketsPerUser, SocketsPerSession: cfg.Budgets.SocketsPerSession,
+		Refused: gateway.RecordRefusals(deps.Limiter, log)}, deps.Consults, deps.Sessions, tracker, log)
 	if err != nil {
 		_ = ln.Close()
 		return err
@@ -217,6 +221,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Mount:      func(mux *http.ServeMux) { conns.PublicHealth(mux, log, checks) },
 		Hosts:      names,
 		ServerName: ln.Addr().String(),
+		Budgets:    cfg.Budgets,
 	}, deps, log)
 	fmt.Fprintf(stdout, "consultd listening on http://%s (started in %s; redis %s; nats %s; metrics on http://%s/metrics)\n",
 		ln.Addr(), time.Since(start).Round(time.Millisecond), kind(cfg.RedisURL), kind(cfg.NATSURL), internalAddr)

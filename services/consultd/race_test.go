@@ -59,7 +59,9 @@ func TestManySpecialistsAcceptOneEmergentConsult(t *testing.T) {
 	ctx := context.Background()
 	_, url := testenv.Redis(t)
 	t.Logf("redis for this test: %s", testenv.RedisKind())
-	base, _ := start(t, map[string]string{"REDIS_URL": url, "ROSTER_FILE": crowdRoster(t, specialists)},
+	// One referrer sends every run's emergent consult: far more than a person would, so its budgets are raised.
+	base, _ := start(t, map[string]string{"REDIS_URL": url, "ROSTER_FILE": crowdRoster(t, specialists),
+		"BUDGET_SUBMISSIONS": "1000", "BUDGET_EMERGENT_SUBMISSIONS": "1000"},
 		"--addr", "127.0.0.1:0", "--data", t.TempDir())
 	login := func(user string) *apiclient.Client {
 		c := apiclient.New(base)

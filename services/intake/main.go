@@ -38,6 +38,7 @@ type Config struct {
 	TrustProxy     bool
 	Sessions       config.Sessions
 	SLA            config.SLA
+	Budgets        config.Budgets
 }
 
 // Validate reports what makes the configuration unusable.
@@ -63,6 +64,7 @@ func load(getenv func(string) string) (Config, error) {
 		TrustProxy:     env.Bool("TRUST_FORWARDED_FOR", false),
 		Sessions:       env.Sessions(),
 		SLA:            env.SLA(),
+		Budgets:        env.Budgets(),
 	}
 	return c, errors.Join(env.Err(), c.Validate())
 }
@@ -108,6 +110,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		Mount:      func(mux *http.ServeMux) { conns.PublicHealth(mux, log, checks) },
 		Hosts:      hosts.New(cfg.Addr, cfg.AllowedHosts, cfg.AllowedOrigins...),
 		ServerName: cfg.Addr,
+		Budgets:    cfg.Budgets,
 	}, deps, log)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/regionalconsult/broker/pkg/process/config"
 	"github.com/regionalconsult/broker/pkg/process/service"
 	"github.com/regionalconsult/broker/pkg/redis/presence"
+	"github.com/regionalconsult/broker/pkg/redis/ratelimit"
 	"github.com/regionalconsult/broker/services/notify/fallback"
 	"github.com/regionalconsult/broker/services/notify/gateway"
 )
@@ -33,6 +34,7 @@ type Config struct {
 	Mail           fallback.Config
 	AllowedOrigins []string
 	Sessions       config.Sessions
+	Budgets        config.Budgets
 }
 
 func load(getenv func(string) string) (Config, error) {
@@ -43,6 +45,7 @@ func load(getenv func(string) string) (Config, error) {
 		AllowedOrigins: env.List("ALLOWED_ORIGINS"),
 		Mail:           env.Mail(),
 		Sessions:       env.Sessions(),
+		Budgets:        env.Budgets(),
 	}
 	err := errors.Join(env.Err(), c.Validate(), config.CheckInternalAddr(c.InternalAddr, c.Addr))
 	if c.Mail.SMTPAddr != "" && c.Mail.PublicURL == "" {
@@ -78,7 +81,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	// The stream answers for its own address and for the public names in front of it: intake
 	// forwards the browser's upgrade with the Host the browser sent.
 	streamHosts := hosts.New(cfg.Addr, cfg.AllowedHosts, append(cfg.AllowedOrigins, cfg.Mail.PublicURL)...)
-	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins, Hosts: streamHosts}, consults, sessions, tracker, log)
+	gw, err := gateway.New(ctx, gateway.Config{AllowedOrigins: cfg.AllowedOrigins, Hosts: streamHosts,
+		SocketsPerUser: cfg.Budgets.SocketsPerUser, SocketsPerSession: cfg.Budgets.SocketsPerSession,
+		Refused: gateway.RecordRefusals(ratelimit.New(conns.Redis, "consult:rl:"), log)}, consults, sessions, tracker, log)
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,8 @@ type Error struct {
 			Fields  map[string]string `json:"fields"`
 			// Problems names the same fields as Fields, each with its problem code and bounds.
 			Problems map[string]Problem `json:"problems"`
+			// Budget names the user's budget a rate_limited answer found spent.
+			Budget string `json:"budget"`
 		} `json:"error"`
 	}
 }

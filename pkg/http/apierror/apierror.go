@@ -45,18 +45,22 @@ type Body struct {
 }
 
 // Detail is the inside of the envelope. For invalid, Fields gives each field at fault an English
-// sentence and Problems gives the same fields a code and its bounds (see problem.Problem).
+// sentence and Problems gives the same fields a code and its bounds (see problem.Problem). For
+// rate_limited, Budget names the user's budget that is spent, when one is.
 type Detail struct {
 	Code     consult.Code               `json:"code"`
 	Message  string                     `json:"message"`
 	Fields   map[string]string          `json:"fields,omitempty"`
 	Problems map[string]problem.Problem `json:"problems,omitempty"`
+	Budget   string                     `json:"budget,omitempty"`
 }
 
-// RetryAfter is an error that tells the client when it may try again.
+// RetryAfter is an error that tells the client when it may try again; Budget names the budget
+// that is spent, when the refusal is one of the user's budgets.
 type RetryAfter struct {
-	Err   *consult.Error
-	After time.Duration
+	Err    *consult.Error
+	After  time.Duration
+	Budget string
 }
 
 func (r RetryAfter) Error() string { return r.Err.Error() }
@@ -70,9 +74,10 @@ func Unavailable(err error) error {
 // answered as internal, without its details; an unavailable one is logged with its cause.
 func Write(w http.ResponseWriter, log *slog.Logger, err error) {
 	var ra RetryAfter
+	budget := ""
 	if errors.As(err, &ra) {
-		w.Header().Set("Retry-After", strconv.Itoa(int((ra.After+time.Second-1)/time.Second)))
-		err = ra.Err
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((ra.After+time.Second-1)/time.Second))))
+		err, budget = ra.Err, ra.Budget
 	}
 	var e *consult.Error
 	if !errors.As(err, &e) {
@@ -82,7 +87,7 @@ func Write(w http.ResponseWriter, log *slog.Logger, err error) {
 		log.Warn("dependency unavailable", "err", err)
 	}
 	WriteJSON(w, StatusCode(e.Code), Body{Error: Detail{Code: e.Code, Message: e.Message,
-		Fields: e.FieldMessages(), Problems: e.FieldProblems()}})
+		Fields: e.FieldMessages(), Problems: e.FieldProblems(), Budget: budget}})
 }
 
 // WriteJSON answers with status and v as JSON.

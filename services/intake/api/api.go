@@ -59,6 +59,9 @@ type Config struct {
 	// ServerName is the address the API is served on (host:port), recorded in telemetry in place
 	// of whatever Host a client sent.
 	ServerName string
+	// Budgets are every user's own budgets of submissions, messages and uploads; a budget left
+	// zero takes its default.
+	Budgets config.Budgets
 }
 
 // Server is the intake API.
@@ -73,22 +76,27 @@ type Server struct {
 	limiter  *ratelimit.Limiter
 	profiles *profile.Store
 	uploads  uploadSlots
+	quotas   quotas
 	log      *slog.Logger
 	now      func() time.Time
 
 	submitted metric.Int64Counter
+	refusals  metric.Int64Counter
 }
 
 // New returns the API over its dependencies.
 func New(cfg Config, d Deps, log *slog.Logger) *Server {
 	submitted, _ := otel.Meter("intake").Int64Counter("consults_submitted_total",
 		metric.WithDescription("consults stored, by urgency"))
+	refusals, _ := otel.Meter("intake").Int64Counter("budget_refusals_total",
+		metric.WithDescription("requests refused because the user's budget was spent, by budget"))
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
 	return &Server{cfg: cfg, consults: d.Consults, audit: d.Audit, files: d.Files, store: d.ReadModel, dir: d.Directory,
-		sessions: d.Sessions, limiter: d.Limiter, profiles: d.Profiles, log: log, now: now, submitted: submitted}
+		sessions: d.Sessions, limiter: d.Limiter, profiles: d.Profiles, quotas: quotasFrom(cfg.Budgets), log: log, now: now,
+		submitted: submitted, refusals: refusals}
 }
 
 // route is one endpoint of the API.
@@ -138,6 +146,7 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/specialties", s.authed(s.specialties)},
 		{"GET /api/v1/specialists", s.authed(s.specialists)},
 		{"GET /api/v1/figures", s.authed(s.figures)},
+		{"GET /api/v1/throttled", s.authed(s.throttled)},
 		{"GET /api/v1/users/{id}", s.authed(s.user)},
 		{"GET /api/v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")

@@ -21,15 +21,11 @@ import (
 	"github.com/regionalconsult/broker/pkg/http/apierror"
 	"github.com/regionalconsult/broker/pkg/nats/attachstore"
 	"github.com/regionalconsult/broker/pkg/problem"
-	"github.com/regionalconsult/broker/pkg/redis/ratelimit"
 	"github.com/regionalconsult/broker/pkg/roster"
 )
 
 // maxAttachments bounds the files of one consult.
 const maxAttachments = 10
-
-// uploadsPerHour bounds one user's uploads, so that no account fills the store.
-const uploadsPerHour = 200
 
 // uploadWithin bounds the reading of one upload's body. The server's read timeout suits JSON
 // requests; a clinic's slow link needs minutes for 10 MiB.
@@ -56,16 +52,11 @@ func (s *Server) uploadAttachment(w http.ResponseWriter, r *http.Request, u rost
 		apierror.Write(w, s.log, tooLarge)
 		return
 	}
-	ok, wait, err := s.limiter.Take(r.Context(), time.Hour, ratelimit.Budget{Key: "upload:user:" + u.ID, Limit: uploadsPerHour})
-	if err != nil {
-		apierror.Write(w, s.log, apierror.Unavailable(err))
-		return
-	}
-	if !ok {
-		apierror.Write(w, s.log, apierror.RetryAfter{Err: consult.Errorf(consult.RateLimited, "too many uploads; try again later"), After: wait})
+	if !s.spend(w, r, u, s.quotas.uploads) {
 		return
 	}
 	if !s.uploads.take(u.ID) {
+		s.refund(context.WithoutCancel(r.Context()), u, s.quotas.uploads)
 		apierror.Write(w, s.log, apierror.RetryAfter{Err: consult.Errorf(consult.RateLimited,
 			"too many uploads in progress; let one finish and try again"), After: time.Second})
 		return

@@ -72,8 +72,16 @@ func (s *Server) createConsult(w http.ResponseWriter, r *http.Request, u roster.
 		sum := sha256.Sum256([]byte(u.ID + "\x00" + key))
 		opts = append(opts, consultstore.WithDedupeID("req-"+hex.EncodeToString(sum[:])))
 	}
+	// Charged only now: a retry of a stored submission (its key claimed already) is answered
+	// above, free. A submission that is certainly not stored gets its charge back.
+	cost := s.quotas.forSubmission(e.Request.Urgency)
+	if !s.spend(w, r, u, cost...) {
+		s.release(ctx, u.ID, key, id)
+		return
+	}
 	if e.Request.Attachments, err = s.attach(ctx, u, attachments); err != nil {
 		s.release(ctx, u.ID, key, id)
+		s.refund(ctx, u, cost...)
 		apierror.Write(w, s.log, err)
 		return
 	}
@@ -84,6 +92,7 @@ func (s *Server) createConsult(w http.ResponseWriter, r *http.Request, u roster.
 	case errors.As(err, &dup):
 		if first, lerr := s.consults.Load(ctx, dup.ConsultID); lerr == nil {
 			s.release(ctx, u.ID, key, id)
+			s.refund(ctx, u, cost...) // the first one was charged
 			s.replay(ctx, w, u, first, digest)
 			return
 		}
@@ -96,6 +105,7 @@ func (s *Server) createConsult(w http.ResponseWriter, r *http.Request, u roster.
 		}
 		if errors.Is(lerr, consultstore.ErrNotFound) {
 			s.release(ctx, u.ID, key, id) // certainly not stored: a retry may go ahead
+			s.refund(ctx, u, cost...)
 		} // otherwise the claim lapses by itself, and a retry finds the outcome
 		apierror.Write(w, s.log, apierror.Unavailable(err))
 		return
@@ -415,11 +425,17 @@ func (s *Server) thread(w http.ResponseWriter, r *http.Request, u roster.User,
 		apierror.Write(w, s.log, err)
 		return
 	}
+	// Charged before the change, so that a burst cannot slip past the budget; given back when
+	// nothing was added (the consult is closed, not the user's, or the store failed).
+	if !s.spend(w, r, u, s.quotas.messages) {
+		return
+	}
 	messageID := ulid.Make().String()
 	_, e, err := s.change(r.Context(), r.PathValue("id"), u, func(c *consult.Consult, a consult.Actor, now time.Time) (event.Event, error) {
 		return decide(c, a, messageID, body, now)
 	})
 	if err != nil {
+		s.refund(context.WithoutCancel(r.Context()), u, s.quotas.messages)
 		apierror.Write(w, s.log, err)
 		return
 	}

@@ -54,12 +54,14 @@ func (g *Gateway) serve(ctx context.Context, s *stream, token string, after uint
 	if !resume {
 		cleanup = append(cleanup, func() { g.hub.Unregister(client) })
 	}
+	// Admitted (and so present) before the upgrade; forgotten after untrack, so that no refresh
+	// brings it back.
+	cleanup = append(cleanup, func() { g.forget(s) })
 	if !g.track(s, token) {
 		s.shut(CloseRestart, "server restarting, resume with after")
 		finish()
 		return
 	}
-	cleanup = append(cleanup, g.present(ctx, s)) // cleared after untrack: no refresh brings it back
 	cleanup = append(cleanup, func() { g.untrack(s) })
 
 	if resume {

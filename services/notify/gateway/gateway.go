@@ -66,6 +66,13 @@ type Config struct {
 	ReplayWindow time.Duration
 	// Hosts are the Host names the stream answers for (all when empty).
 	Hosts hosts.List
+	// SocketsPerUser and SocketsPerSession bound the connections open at once on every instance
+	// together (DefaultSocketsPerUser and DefaultSocketsPerSession when 0); beyond them an
+	// upgrade is refused with 429 before it happens (budget.go).
+	SocketsPerUser, SocketsPerSession int
+	// Refused, when set, hears of every upgrade those bounds refuse, to record it for the
+	// coordinators; it must not block for long.
+	Refused func(ctx context.Context, userID, budget string)
 }
 
 func (c *Config) defaults() {
@@ -98,6 +105,9 @@ type Presence interface {
 	Connected(ctx context.Context, user, conn string) error
 	Disconnected(ctx context.Context, user, conn string) error
 	Refresh(ctx context.Context, conns map[string][]string) error
+	// Admit records a new connection unless the user or the session has as many open as
+	// allowed; then it answers which is full ("user" or "session") and records nothing.
+	Admit(ctx context.Context, user, session, conn string, perUser, perSession int) (string, error)
 }
 
 // Gateway serves /api/v1/stream.
@@ -325,6 +335,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	s := &stream{g: g, user: u.ID, key: session.Key(token), seq: g.connSeq.Add(1)}
+	if !g.admit(w, r, s) { // the user's budget of open connections, before anything is set up
+		return
+	}
 	// Counted before the upgrade, under the lock Shutdown takes, so that Shutdown waits for it.
 	g.mu.Lock()
 	stopping := g.stopping
@@ -333,11 +347,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	g.mu.Unlock()
 	if stopping {
+		g.forget(s)
 		apierror.Write(w, g.log, consult.Errorf(consult.Unavailable, "this gateway is shutting down; reconnect"))
 		return
 	}
 	// A client that does not resume gets what happens from its 101 on: it joins the hub first.
-	s := &stream{g: g, user: u.ID, key: session.Key(token), seq: g.connSeq.Add(1)}
 	s.client = hub.NewClient(consult.Actor{ID: u.ID, Role: u.Role, ClinicID: u.ClinicID}, g.cfg.Queue, s.wake)
 	// Notices (roster.changed) are frames outside the event sequence: only clients that ask for
 	// them get them, so that every frame a plain client reads is an event with a seq.
@@ -351,6 +365,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !resume {
 			g.hub.Unregister(client)
 		}
+		g.forget(s)
 		g.conns.Done()
 		return // the upgrader has answered
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/regionalconsult/broker/pkg/nats/session"
+	"github.com/regionalconsult/broker/pkg/redis/presence"
 )
 
 // sessionSet is the open connections of one login session.
@@ -127,17 +128,9 @@ func (g *Gateway) checkSessions(ctx context.Context) {
 	}
 }
 
-// id names s in presence records.
-func (s *stream) id() string { return s.g.instance + "-" + strconv.FormatUint(s.seq, 10) }
+// id names s in presence records: unique among every instance's connections, and naming its
+// session, by which presence counts a session's connections.
+func (s *stream) id() string { return presence.ConnID(s.name(), s.key) }
 
-// present records s in presence and returns the function that forgets it.
-func (g *Gateway) present(ctx context.Context, s *stream) func() {
-	if err := g.presence.Connected(ctx, s.user, s.id()); err != nil {
-		g.log.Warn("presence not recorded", "user_id", s.user, "err", err)
-	}
-	return func() {
-		if err := g.presence.Disconnected(context.WithoutCancel(ctx), s.user, s.id()); err != nil {
-			g.log.Warn("presence not cleared; it lapses by itself", "user_id", s.user, "err", err)
-		}
-	}
-}
+// name names s among every instance's connections.
+func (s *stream) name() string { return s.g.instance + "-" + strconv.FormatUint(s.seq, 10) }
