@@ -15,6 +15,7 @@ import xss from './tests/xss.mjs';
 import screens from './tests/screens.mjs';
 import logout from './tests/logout.mjs';
 import sessions from './tests/sessions.mjs';
+import budgets from './tests/budgets.mjs';
 
 const TOTAL_MS = 300000;
 const watchdog = setTimeout(() => { console.error(`FAIL: the browser tests did not finish within ${TOTAL_MS / 1000} s`); process.exit(1); }, TOTAL_MS);
@@ -25,7 +26,7 @@ async function main() {
   const browser = await launch();
   const shared = { browser, people: [] };
   try {
-    for (const [name, test] of Object.entries({ flow, offline, rtl, xss, screens, logout, sessions })) {
+    for (const [name, test] of Object.entries({ flow, offline, rtl, xss, screens, logout, sessions, budgets })) {
       if (only.length && !only.includes(name)) continue;
       log(`== ${name}`);
       try {

@@ -3,7 +3,7 @@
 // field at fault an English sentence and problems the same fields a code with its bounds
 // ({code: 'too_long', max: 2000}; see codes.js and i18n.js problemText). Endpoints that
 // answer 404 "no such endpoint" are remembered as missing, so their screens hide the feature.
-import { strings } from './i18n.js';
+import { strings, t } from './i18n.js';
 
 export class ApiError extends Error {
   constructor(status, body, retryAfter, timedOut) {
@@ -14,6 +14,7 @@ export class ApiError extends Error {
     this.fields = e.fields || {}; // field → the server's English sentence
     this.problems = e.problems || {}; // field → {code, min, max, allowed}
     this.retryAfter = Number(retryAfter) || 0; // seconds
+    this.budget = e.budget || ''; // with rate_limited: which of the user's budgets is spent
     this.timedOut = !!timedOut;
     this.server = e.message || ''; // the server's own words, in English
   }
@@ -32,6 +33,7 @@ export function errorText(e) {
   if (!(e instanceof ApiError)) return strings.genericError;
   if (e.missing) return strings.unavailableFeature;
   if (e.status === 0) return e.timedOut ? strings.err.timeout : strings.err.network;
+  if (e.code === 'rate_limited' && strings.budget[e.budget]) return t(strings.err.budget, { budget: strings.budget[e.budget] });
   const code = strings.err[e.code] ? e.code : BY_STATUS[e.status] || (e.status >= 500 ? 'unavailable' : '');
   return strings.err[code] || strings.genericError;
 }

@@ -307,8 +307,9 @@ export function figuresView(root) {
   }
   let shownSig = '';
   load();
+  const held = throttledPanel(root);
   const off = onFrame((f) => { if (f.type === 'roster.changed') load(); });
-  const timer = setInterval(load, 60000);
+  const timer = setInterval(() => { load(); held.load(); }, 60000);
 
   const stat = (label, value, cls) => h('div', { class: `stat ${cls || ''}` }, h('dt', { text: label }), h('dd', { text: value }));
   const figCard = (title, fg, id) => h('section', { class: 'card fig-card', id },
@@ -340,7 +341,47 @@ export function figuresView(root) {
     if (details && wasOpen) details.open = true;
     if (focused) (document.getElementById(focused) || box.querySelector(focused))?.focus();
   }
-  return { update, unmount: () => { off(); clearInterval(timer); } };
+  return { update: () => { update(); held.update(); }, unmount: () => { off(); clearInterval(timer); } };
+}
+
+// throttledPanel shows who was held back by one of their budgets in the last day (a script, a
+// stuck client, a person in a hurry): who, which limit, since when, how often. Names, not ids.
+const TH = S.throttled;
+function throttledPanel(root) {
+  const body = h('div', { id: 'throttled-list' }, h('p', { class: 'muted', text: S.loading }));
+  const section = h('section', { class: 'card', id: 'throttled', 'aria-labelledby': 'throttled-title' },
+    h('h3', { id: 'throttled-title', text: TH.title }), body);
+  root.append(section);
+  let list = null;
+  let shown = '';
+  async function load() {
+    try {
+      list = (await api('GET', '/api/v1/throttled', undefined, undefined, 'throttled'))?.throttled || [];
+    } catch (e) {
+      if (e.missing) { section.hidden = true; return; }
+      body.replaceChildren(h('p', { class: 'form-status error' }, errorNodes(e)));
+      shown = '';
+      return;
+    }
+    update();
+  }
+  function update() {
+    if (!list) return;
+    const rows = list.map((r) => ({ ...r, name: nameOf(r.user_id) }));
+    const sig = JSON.stringify([rows, locale()]);
+    if (sig === shown) return;
+    shown = sig;
+    body.replaceChildren(rows.length ? h('div', { class: 'scroll-x' }, h('table', { class: 'fig-table throttled-table' },
+      h('thead', {}, h('tr', {}, [TH.who, TH.budget, TH.count, TH.since, TH.last].map((c) => h('th', { scope: 'col', text: c })))),
+      h('tbody', {}, rows.map((r) => h('tr', { 'data-user-id': r.user_id, 'data-budget': r.budget },
+        h('th', { scope: 'row', text: r.name }),
+        h('td', { 'data-label': TH.budget, text: S.budget[r.budget] || r.budget }),
+        h('td', { 'data-label': TH.count, class: 'num', text: num(r.refusals) }),
+        h('td', { 'data-label': TH.since }, h('time', { datetime: r.first_at, text: dateTime(r.first_at) })),
+        h('td', { 'data-label': TH.last }, h('time', { datetime: r.last_at, text: dateTime(r.last_at) }))))))) : h('p', { class: 'empty', text: TH.none }));
+  }
+  load();
+  return { load, update };
 }
 
 // chart draws consults per day as grouped bars (all, accepted, within target) in SVG,

@@ -118,7 +118,7 @@ async function sendLoop(me, live) {
       const unsure = loadDraftOf(me.id).unsure;
       const wait = e.retryAfter * 1000 || Math.min(60000, 1000 * 2 ** Math.min(attempt, 6));
       if (!live()) return;
-      setSend({ phase: 'waiting', text: unsure ? F.waitingUnsure : e.status === 0 ? F.waiting : F.waitingServer, nextTry: Date.now() + wait });
+      setSend({ phase: 'waiting', text: unsure ? F.waitingUnsure : e.status === 0 ? F.waiting : e.budget ? F.waitingBudget : F.waitingServer, nextTry: Date.now() + wait });
       await sleep(wait);
     }
   }

@@ -94,6 +94,7 @@ export default {
     "draftCleared": "Clear the form",
     "waiting": "Not sent yet: waiting for the connection. The request has NOT reached the hospital. It will be sent automatically.",
     "waitingServer": "Not sent yet: the hospital’s server is not answering. The request has NOT reached the hospital. It will be sent automatically.",
+    "waitingBudget": "Not sent yet: your account has sent many consults in a short time. The request has NOT reached the hospital. It will be sent automatically once allowed.",
     "waitingFiles": "Not sent yet: waiting for the files to finish uploading.",
     "nextTry": "next try in {d}",
     "retryNow": "Try now",
@@ -182,6 +183,14 @@ export default {
     "title": "On call: now and the next 7 days", "now": "Now", "day": "Day", "from": "From", "to": "To", "who": "Who", "tier": "Tier",
     "source": "Source", "override": "Override", "noShifts": "Nobody scheduled.", "fallback": "Only the current on-call is available on this server."
   },
+  "budget": {
+    "submissions": "Consult requests", "emergent_submissions": "Emergent consult requests", "messages": "Messages",
+    "uploads": "File uploads", "stream_sockets": "Live connections", "stream_sockets_per_session": "Live connections of one sign-in"
+  },
+  "throttled": {
+    "title": "Held back by limits (last 24 hours)", "who": "User", "budget": "Limit", "since": "Since", "last": "Last refused",
+    "count": "Refusals", "none": "Nobody has reached a limit."
+  },
   "figures": {
     "title": "Figures", "today": "Today", "week": "Last 7 days", "count": "Consults", "median": "Median time to accept",
     "withinSla": "Accepted within target", "bySpecialty": "By specialty", "byDay": "Consults per day",
@@ -200,6 +209,7 @@ export default {
     "consult.sla_breached": "Response-time target missed", "other": "Update: {type}"
   },
   "err": {
+    "budget": "Too many requests of this kind from your account in a short time ({budget}). Nothing was changed. Please wait and try again.",
     "invalid": "The server did not accept this request.",
     "unauthenticated": "Your session has ended. Please sign in again.",
     "forbidden": "You are not allowed to do this.",
