@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -39,14 +40,22 @@ func (t *Tracker) Refresh(ctx context.Context, conns map[string][]string) error 
 	}
 	until := float64(time.Now().Add(t.ttl).UnixMilli())
 	pipe := t.rdb.Pipeline()
+	bySession := map[string][]redis.Z{}
 	for user, ids := range conns {
 		members := make([]redis.Z, len(ids))
 		for i, id := range ids {
 			members[i] = redis.Z{Score: until, Member: id}
+			if tag := tagOf(id); tag != "" {
+				bySession[tag] = append(bySession[tag], members[i])
+			}
 		}
 		pipe.ZAdd(ctx, t.key(user), members...)
 		pipe.PExpire(ctx, t.key(user), t.ttl)
 		pipe.ZRemRangeByScore(ctx, t.key(user), "-inf", "("+score(time.Now()))
+	}
+	for tag, members := range bySession {
+		pipe.ZAdd(ctx, t.sessionKey(tag), members...)
+		pipe.PExpire(ctx, t.sessionKey(tag), t.ttl)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("refresh presence: %w", err)
@@ -68,23 +77,16 @@ func ConnID(conn, session string) string { return conn + "." + sessionTag(sessio
 // collision would only count two sessions as one).
 func sessionTag(session string) string { return session[:min(len(session), 16)] }
 
-// admit drops KEYS[1]'s lapsed entries and, when the user has fewer than ARGV[4] live ones and
-// the session (the ids ending in ARGV[3]) fewer than ARGV[5], adds ARGV[2] live until ARGV[6].
-// It answers "" when admitted, else "user" or "session".
-var admit = redis.NewScript(`
-local now = ARGV[1]
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
-if #live >= tonumber(ARGV[4]) then return 'user' end
-local suffix, mine = ARGV[3], 0
-for _, m in ipairs(live) do
-  if string.sub(m, -#suffix) == suffix then mine = mine + 1 end
-end
-if mine >= tonumber(ARGV[5]) then return 'session' end
-redis.call('ZADD', KEYS[1], ARGV[6], ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[7])
-return ''
-`)
+// tagOf is the session tag a connection id names (ConnID), or "".
+func tagOf(conn string) string {
+	if i := strings.LastIndexByte(conn, '.'); i >= 0 {
+		return conn[i+1:]
+	}
+	return ""
+}
+
+// sessionKey holds the connections of one session, beside its user's.
+func (t *Tracker) sessionKey(tag string) string { return t.prefix + "presence:~s:" + tag }
 
 // Full says which bound refused a connection.
 const (
@@ -95,15 +97,39 @@ const (
 )
 
 // Admit records a new connection conn (named by ConnID) of user's session, live until now+TTL
-// like Connected, unless the user already has perUser live connections on all gateways together
-// or the session perSession: then it records nothing and answers FullUser or FullSession.
-// Counting and adding are one step, so concurrent upgrades cannot overdraw either bound, and
-// connections of a crashed gateway stop counting once they lapse.
+// like Connected, unless that gives the user more than perUser live connections on all gateways
+// together or the session more than perSession: then it takes the connection out again and
+// answers FullSession or FullUser (the session's first, when both are over). Each connection is added before it is counted, so concurrent
+// upgrades never overdraw a bound (in a burst some may be refused that would have fit, and try
+// again); connections of a crashed gateway stop counting once they lapse. It sends only the
+// commands a gateway's Redis user may (no scripts).
 func (t *Tracker) Admit(ctx context.Context, user, session, conn string, perUser, perSession int) (full string, err error) {
 	now := time.Now()
-	full, err = admit.Run(ctx, t.rdb, []string{t.key(user)}, score(now), ConnID(conn, session), "."+sessionTag(session),
-		perUser, perSession, score(now.Add(t.ttl)), t.ttl.Milliseconds()).Text()
-	if err != nil {
+	id, uk, sk := ConnID(conn, session), t.key(user), t.sessionKey(sessionTag(session))
+	until := float64(now.Add(t.ttl).UnixMilli())
+	pipe := t.rdb.Pipeline()
+	var counts [2]*redis.IntCmd
+	for i, k := range []string{uk, sk} {
+		pipe.ZRemRangeByScore(ctx, k, "-inf", score(now))
+		pipe.ZAdd(ctx, k, redis.Z{Score: until, Member: id})
+		pipe.PExpire(ctx, k, t.ttl)
+		counts[i] = pipe.ZCount(ctx, k, "("+score(now), "+inf")
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return "", fmt.Errorf("admit a connection: %w", err)
+	}
+	switch { // the session's bound first: in a burst on one session, the user's fills with it
+	case counts[1].Val() > int64(perSession):
+		full = FullSession
+	case counts[0].Val() > int64(perUser):
+		full = FullUser
+	default:
+		return "", nil
+	}
+	pipe = t.rdb.Pipeline()
+	pipe.ZRem(ctx, uk, id)
+	pipe.ZRem(ctx, sk, id)
+	if _, err := pipe.Exec(ctx); err != nil {
 		return "", fmt.Errorf("admit a connection: %w", err)
 	}
 	return full, nil
@@ -111,7 +137,12 @@ func (t *Tracker) Admit(ctx context.Context, user, session, conn string, perUser
 
 // Disconnected forgets one connection of user.
 func (t *Tracker) Disconnected(ctx context.Context, user, conn string) error {
-	if err := t.rdb.ZRem(ctx, t.key(user), conn).Err(); err != nil {
+	pipe := t.rdb.Pipeline()
+	pipe.ZRem(ctx, t.key(user), conn)
+	if tag := tagOf(conn); tag != "" {
+		pipe.ZRem(ctx, t.sessionKey(tag), conn)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("presence: %w", err)
 	}
 	return nil

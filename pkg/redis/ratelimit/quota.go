@@ -68,7 +68,9 @@ const (
 
 // refused records one refusal under the index KEYS[1] (user and budget by time of the last
 // refusal) and KEYS[2] (that pair's run: first, last, count). A refusal more than a window
-// after the run's last one starts a new run. It answers the run's count.
+// after the run's last one starts a new run. The index keeps runs for a day and at most cap of
+// them (the newest). It answers the run's count. It sends only commands the API's Redis user
+// may (ZRANGE and ZREM to trim, no range removals).
 var refused = redis.NewScript(`
 local now, window, keep, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local last = tonumber(redis.call('HGET', KEYS[2], 'last') or '0')
@@ -80,8 +82,10 @@ local n = redis.call('HINCRBY', KEYS[2], 'n', 1)
 redis.call('HSET', KEYS[2], 'last', now)
 redis.call('PEXPIRE', KEYS[2], keep)
 redis.call('ZADD', KEYS[1], now, ARGV[5])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - keep)
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -cap - 1)
+local old = redis.call('ZRANGE', KEYS[1], '-inf', '(' .. (now - keep), 'BYSCORE')
+if #old > 0 then redis.call('ZREM', KEYS[1], unpack(old)) end
+local extra = redis.call('ZCARD', KEYS[1]) - cap
+if extra > 0 then redis.call('ZREM', KEYS[1], unpack(redis.call('ZRANGE', KEYS[1], 0, extra - 1))) end
 redis.call('PEXPIRE', KEYS[1], keep)
 return n
 `)
@@ -109,16 +113,15 @@ func (l *Limiter) Refused(ctx context.Context, now time.Time, user, budget strin
 // ThrottledSince returns the runs of refusals whose last refusal came after since, newest first,
 // at most max of them.
 func (l *Limiter) ThrottledSince(ctx context.Context, since time.Time, max int) ([]Throttled, error) {
-	members, err := l.rdb.ZRevRangeByScore(ctx, l.throttleIndex(), &redis.ZRangeBy{
-		Min: "(" + strconv.FormatInt(since.UnixMilli(), 10), Max: "+inf", Count: int64(max),
-	}).Result()
+	members, err := l.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: l.throttleIndex(), Start: "+inf",
+		Stop: "(" + strconv.FormatInt(since.UnixMilli(), 10), ByScore: true, Rev: true, Count: int64(max)}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read refusals: %w", err)
 	}
 	pipe := l.rdb.Pipeline()
-	runs := make([]*redis.MapStringStringCmd, len(members))
+	runs := make([]*redis.SliceCmd, len(members))
 	for i, m := range members {
-		runs[i] = pipe.HGetAll(ctx, l.throttleRun(m))
+		runs[i] = pipe.HMGet(ctx, l.throttleRun(m), "n", "first", "last")
 	}
 	if len(members) > 0 {
 		if _, err := pipe.Exec(ctx); err != nil {
@@ -129,9 +132,12 @@ func (l *Limiter) ThrottledSince(ctx context.Context, since time.Time, max int) 
 	for i, m := range members {
 		budget, user, ok := strings.Cut(m, "|")
 		h := runs[i].Val()
-		n, _ := strconv.Atoi(h["n"])
-		first, _ := strconv.ParseInt(h["first"], 10, 64)
-		last, _ := strconv.ParseInt(h["last"], 10, 64)
+		field := func(j int) int64 {
+			v, _ := h[j].(string) // nil when the run lapsed
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+		n, first, last := int(field(0)), field(1), field(2)
 		if !ok || n == 0 {
 			continue // the run lapsed between the two reads
 		}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -94,10 +95,17 @@ type Throttles interface {
 const refusalRun = time.Minute
 
 // RecordRefusals returns a Config.Refused that keeps every refused upgrade in t, where the
-// coordinators' list of throttled users reads it.
+// coordinators' list of throttled users reads it. A failure to record is logged at most once a
+// minute: a flood of refusals must not become a flood of log lines.
 func RecordRefusals(t Throttles, log *slog.Logger) func(ctx context.Context, userID, budget string) {
+	var lastLogged atomic.Int64
 	return func(ctx context.Context, userID, budget string) {
-		if _, err := t.Refused(ctx, time.Now(), userID, budget, refusalRun); err != nil {
+		_, err := t.Refused(ctx, time.Now(), userID, budget, refusalRun)
+		if err == nil {
+			return
+		}
+		now, last := time.Now().UnixNano(), lastLogged.Load()
+		if now-last >= int64(time.Minute) && lastLogged.CompareAndSwap(last, now) {
 			log.Warn("refused connection not recorded for the coordinators", "budget", budget, "err", err)
 		}
 	}
